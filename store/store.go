@@ -1,0 +1,360 @@
+// Package store is the contract between canonid and its persistence: one small
+// interface per aggregate (accounts, links, e-mails, orgs, memberships,
+// one-time tokens, merge records, audit, outbox, API tokens), the sentinel
+// errors every implementation translates its driver errors into, and the
+// transaction closures through which every read-modify-write goes.
+//
+// The package holds interfaces and types only. Implementations live in
+// store/sqlite (embedded, the default) and store/postgres; store/storetest is
+// the conformance suite both run.
+//
+// Two rules are enforced by every implementation rather than left to callers:
+//
+//   - A transaction that changes anything must record at least one Event;
+//     the audit row and the outbox row of each event are written in the same
+//     transaction as the change, or the commit fails with ErrUnrecorded.
+//   - Outbox sequence numbers are assigned at commit time, in commit order,
+//     without gaps, so a reader that follows the outbox by sequence can never
+//     skip an event whose transaction committed late.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/canonid/canonid/identity"
+)
+
+// Sentinel errors. Implementations wrap them with %w and context; callers
+// test with errors.Is.
+var (
+	// ErrNotFound: no such row. Also returned for a one-time token that is
+	// unknown, used or expired, so that callers cannot tell which.
+	ErrNotFound = errors.New("not found")
+	// ErrDuplicate: a uniqueness constraint was violated. The error is a
+	// *DuplicateError naming the field.
+	ErrDuplicate = errors.New("already exists")
+	// ErrConflict: a concurrent transaction changed the row first (version
+	// mismatch, serialisation failure or deadlock). Update retries the
+	// closure on it a few times before giving up.
+	ErrConflict = errors.New("concurrent update")
+	// ErrReadOnly: a write was attempted inside View.
+	ErrReadOnly = errors.New("read-only transaction")
+	// ErrUnrecorded: the closure changed data but recorded no Event.
+	ErrUnrecorded = errors.New("change recorded no event")
+	// ErrInvalidReference: a row refers to another that does not exist
+	// (foreign-key violation).
+	ErrInvalidReference = errors.New("refers to a missing row")
+)
+
+// DuplicateError is the ErrDuplicate of a known constraint.
+type DuplicateError struct {
+	// Field is what is duplicated, e.g. "login", "email", "link", "api token name".
+	Field string
+}
+
+func (e *DuplicateError) Error() string { return e.Field + " " + ErrDuplicate.Error() }
+
+// Is makes errors.Is(err, ErrDuplicate) hold.
+func (e *DuplicateError) Is(target error) bool { return target == ErrDuplicate }
+
+// Store is a canonid database.
+type Store interface {
+	// Update runs fn in a read-write transaction and commits if fn returns
+	// nil. fn may run more than once: it is retried when the transaction
+	// loses a race (ErrConflict), so it must not have effects outside tx.
+	// Nested Update calls are not allowed.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	// View runs fn in a read-only transaction that sees one consistent
+	// snapshot; writes fail with ErrReadOnly.
+	View(ctx context.Context, fn func(tx Tx) error) error
+	// Outbox follows committed events by sequence, outside transactions.
+	Outbox() OutboxReader
+	// Ping checks that the database answers (readiness).
+	Ping(ctx context.Context) error
+	// Migrate applies the embedded migrations not yet applied, in order,
+	// each in its own transaction; concurrent callers are serialised.
+	Migrate(ctx context.Context) (MigrateResult, error)
+	Close() error
+}
+
+// MigrateResult reports what Migrate did.
+type MigrateResult struct {
+	Applied []Migration // the migrations applied by this call, in order
+	Version int         // the schema version now
+}
+
+// Migration is one embedded, versioned schema change.
+type Migration struct {
+	Version int
+	Name    string
+}
+
+// Tx is one transaction: the aggregates, read and written atomically.
+type Tx interface {
+	Accounts() Accounts
+	Links() Links
+	Emails() Emails
+	Orgs() Orgs
+	Memberships() Memberships
+	Tokens() OneTimeTokens
+	Merges() MergeRecords
+	Audit() AuditLog
+	Outbox() OutboxReader
+	APITokens() APITokens
+	// Record appends ev to the audit log and to the outbox of this
+	// transaction. Every transaction that changes data must record at
+	// least one event.
+	Record(ctx context.Context, ev Event) error
+	// Snapshot reads the identity data the invariant checker needs. It
+	// reads every account: meant for tests and verification, not for
+	// request paths.
+	Snapshot(ctx context.Context) (identity.Snapshot, error)
+}
+
+// Accounts stores accounts.
+type Accounts interface {
+	// Create inserts a, which must have an ID; it sets Version to 1 and
+	// CreatedAt/UpdatedAt to now when zero. ErrDuplicate on id or login.
+	Create(ctx context.Context, a *identity.Account) error
+	Get(ctx context.Context, id string) (identity.Account, error)
+	// GetByLogin finds an account by normalised login.
+	GetByLogin(ctx context.Context, login string) (identity.Account, error)
+	// Update writes a if its Version is still the stored one, then
+	// increments a.Version and sets UpdatedAt. ErrConflict otherwise.
+	Update(ctx context.Context, a *identity.Account) error
+	// Resolve follows merged_into from id to the live root account.
+	Resolve(ctx context.Context, id string) (identity.Account, error)
+	// List returns accounts ordered by id after q.After, at most q.Limit.
+	List(ctx context.Context, q AccountQuery) ([]identity.Account, error)
+}
+
+// AccountQuery selects accounts for List.
+type AccountQuery struct {
+	// Text matches a substring of the login, the names or any e-mail
+	// address, case-insensitively. Empty matches all.
+	Text string
+	// Statuses restricts to these statuses; empty means all but merged.
+	Statuses []identity.Status
+	After    string // cursor: the last id of the previous page
+	Limit    int    // 0 means 100
+}
+
+// Links stores links.
+type Links interface {
+	// Create inserts l. ErrDuplicate when (source, external id) is owned.
+	Create(ctx context.Context, l *identity.Link) error
+	Get(ctx context.Context, source, externalID string) (identity.Link, error)
+	ListByAccount(ctx context.Context, accountID string) ([]identity.Link, error)
+	// Update writes the status, attributes and owner of an existing link.
+	Update(ctx context.Context, l *identity.Link) error
+	Delete(ctx context.Context, source, externalID string) error
+}
+
+// Emails stores e-mail addresses.
+type Emails interface {
+	// Add inserts e. ErrDuplicate when the account already has the
+	// address, when the address is verified elsewhere and e is verified,
+	// or when e is primary and the account has a primary address.
+	Add(ctx context.Context, e *identity.Email) error
+	Get(ctx context.Context, accountID, address string) (identity.Email, error)
+	// FindVerified returns the one verified row of an address.
+	FindVerified(ctx context.Context, address string) (identity.Email, error)
+	ListByAccount(ctx context.Context, accountID string) ([]identity.Email, error)
+	// Update writes the flags of an existing (account, address) row.
+	Update(ctx context.Context, e *identity.Email) error
+	Delete(ctx context.Context, accountID, address string) error
+}
+
+// Orgs stores organisations.
+type Orgs interface {
+	// Put creates the org or updates its name and kind.
+	Put(ctx context.Context, o *identity.Org) error
+	Get(ctx context.Context, id string) (identity.Org, error)
+	List(ctx context.Context) ([]identity.Org, error)
+}
+
+// Memberships stores org memberships.
+type Memberships interface {
+	// Put creates or replaces the membership of (org, account).
+	Put(ctx context.Context, m *identity.Membership) error
+	Get(ctx context.Context, orgID, accountID string) (identity.Membership, error)
+	ListByOrg(ctx context.Context, orgID string) ([]identity.Membership, error)
+	ListByAccount(ctx context.Context, accountID string) ([]identity.Membership, error)
+	Delete(ctx context.Context, orgID, accountID string) error
+}
+
+// TokenPurpose says what a one-time token is for.
+type TokenPurpose string
+
+// One-time token purposes.
+const (
+	PurposeEmailVerification TokenPurpose = "email_verification"
+	PurposeMergeKey          TokenPurpose = "merge_key"
+	PurposeActivation        TokenPurpose = "activation"
+	PurposePasswordReset     TokenPurpose = "password_reset"
+	PurposePhoneCode         TokenPurpose = "phone_code"
+)
+
+// OneTimeToken is a single-use secret: only its hash is stored.
+type OneTimeToken struct {
+	ID        string
+	Purpose   TokenPurpose
+	Hash      []byte // SHA-256 of the secret handed out
+	AccountID string
+	// Data is purpose-specific, e.g. {"address": "..."} for an e-mail
+	// verification.
+	Data      map[string]string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time
+}
+
+// OneTimeTokens stores one-time tokens.
+type OneTimeTokens interface {
+	Create(ctx context.Context, t *OneTimeToken) error
+	// Consume marks the token of this purpose and hash used and returns
+	// it, if it exists, is unused and has not expired at now. Otherwise
+	// ErrNotFound, whatever the reason.
+	Consume(ctx context.Context, purpose TokenPurpose, hash []byte, now time.Time) (OneTimeToken, error)
+	// ListPending returns the account's unused, unexpired tokens.
+	ListPending(ctx context.Context, accountID string, now time.Time) ([]OneTimeToken, error)
+	// Revoke voids the account's pending tokens of the given purposes
+	// (all purposes when none given) and returns how many it voided.
+	Revoke(ctx context.Context, accountID string, now time.Time, purposes ...TokenPurpose) (int, error)
+}
+
+// MergeRecords stores merge records.
+type MergeRecords interface {
+	Create(ctx context.Context, m *identity.MergeRecord) error
+	Get(ctx context.Context, id string) (identity.MergeRecord, error)
+	// ListByAccount returns the merges where the account is survivor or
+	// retired, newest first.
+	ListByAccount(ctx context.Context, accountID string) ([]identity.MergeRecord, error)
+	// MarkUndone records the undo of a standing merge; ErrConflict if it
+	// was already undone.
+	MarkUndone(ctx context.Context, id, actor string, at time.Time) error
+}
+
+// Event is a change, as recorded by Tx.Record.
+type Event struct {
+	Type      string // e.g. identity.EventAccountMerged
+	Actor     string // who did it: "account:<id>", "token:<name>", "connector:<name>", "system"
+	AccountID string // the account concerned, if any
+	OrgID     string // the org concerned, if any
+	RequestID string
+	Data      any // JSON-encoded payload
+	// At is when it happened; zero means now.
+	At time.Time
+}
+
+// AuditEntry is a stored audit event.
+type AuditEntry struct {
+	ID        int64
+	At        time.Time
+	Type      string
+	Actor     string
+	AccountID string
+	OrgID     string
+	RequestID string
+	Data      []byte // JSON
+}
+
+// AuditQuery selects audit entries, newest first.
+type AuditQuery struct {
+	AccountID string
+	OrgID     string
+	Type      string
+	Before    int64 // cursor: entries with a smaller id
+	Limit     int   // 0 means 100
+}
+
+// AuditLog reads the audit log. Writes go through Tx.Record.
+type AuditLog interface {
+	List(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+}
+
+// OutboxEvent is an event in the outbox.
+type OutboxEvent struct {
+	// Seq is gapless and follows commit order.
+	Seq       int64
+	At        time.Time
+	Type      string
+	AccountID string
+	OrgID     string
+	Data      []byte // JSON
+}
+
+// OutboxReader follows the outbox.
+type OutboxReader interface {
+	// After returns up to limit committed events with Seq > seq, in order.
+	After(ctx context.Context, seq int64, limit int) ([]OutboxEvent, error)
+	// Head returns the highest committed sequence number, 0 if none.
+	Head(ctx context.Context) (int64, error)
+}
+
+// APIRole is the role of an API token.
+type APIRole string
+
+// API token roles: support acts everywhere, scim provisions over /scim/v2,
+// org-admin acts inside one org.
+const (
+	RoleSupport  APIRole = "support"
+	RoleSCIM     APIRole = "scim"
+	RoleOrgAdmin APIRole = "org-admin"
+)
+
+// ParseAPIRole checks a role name.
+func ParseAPIRole(s string) (APIRole, error) {
+	switch r := APIRole(s); r {
+	case RoleSupport, RoleSCIM, RoleOrgAdmin:
+		return r, nil
+	}
+	return "", fmt.Errorf("unknown role %q (want support, scim or org-admin)", s)
+}
+
+// APIToken is a bearer token for the API or SCIM: only its hash is stored.
+type APIToken struct {
+	ID        string
+	Name      string
+	Role      APIRole
+	OrgID     string // for org-admin
+	Hash      []byte // SHA-256 of the token
+	CreatedAt time.Time
+	RevokedAt time.Time
+}
+
+// APITokens stores API tokens.
+type APITokens interface {
+	// Create inserts t. ErrDuplicate on name or hash.
+	Create(ctx context.Context, t *APIToken) error
+	// GetByHash finds an unrevoked token.
+	GetByHash(ctx context.Context, hash []byte) (APIToken, error)
+	List(ctx context.Context) ([]APIToken, error)
+	Revoke(ctx context.Context, id string, at time.Time) error
+}
+
+// Config selects and configures the database.
+type Config struct {
+	// Driver is "sqlite" (embedded, the default) or "postgres".
+	Driver string `yaml:"driver"`
+	// DSN is a file path or file: URI for sqlite, a postgres:// URL or
+	// key=value string for postgres.
+	DSN string `yaml:"dsn"`
+}
+
+// Validate reports every problem of c, each prefixed with its key.
+func (c Config) Validate() error {
+	var errs []error
+	switch c.Driver {
+	case "sqlite", "postgres":
+	default:
+		errs = append(errs, fmt.Errorf("driver: must be sqlite or postgres, got %q", c.Driver))
+	}
+	if c.DSN == "" {
+		errs = append(errs, errors.New("dsn: must be set"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,155 @@
+// Package sqlite is canonid's embedded store: a single SQLite file opened
+// with modernc.org/sqlite (pure Go, no cgo), in WAL mode with a busy timeout.
+// All writes go through one connection, so read-modify-write transactions are
+// serialised; reads use a separate pool and see committed snapshots.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/canonid/canonid/store"
+	"github.com/canonid/canonid/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is a canonid store in a SQLite file.
+type Store struct {
+	*sqlstore.Store
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the SQLite database at dsn: a file path or
+// a file: URI. Query parameters of a URI are kept; canonid adds its own
+// pragmas. The schema is not touched: call Migrate.
+func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) {
+	if dsn == "" || dsn == ":memory:" || strings.Contains(dsn, "mode=memory") {
+		return nil, errors.New("sqlite: an on-disk database file is required (an in-memory one cannot be shared by the read and write pools)")
+	}
+	writeDSN, err := buildDSN(dsn, false)
+	if err != nil {
+		return nil, err
+	}
+	readDSN, _ := buildDSN(dsn, true)
+	write, err := sql.Open("sqlite", writeDSN)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	// One writer: transactions start with BEGIN IMMEDIATE on this single
+	// connection, so they queue here instead of failing with SQLITE_BUSY.
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	// The first connection creates the file and switches it to WAL before
+	// readers open it.
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", dsn, err)
+	}
+	read, err := sql.Open("sqlite", readDSN)
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+
+	sub, _ := fs.Sub(migrations, "migrations")
+	d := sqlstore.Dialect{
+		Name: "sqlite",
+		Time: func(t time.Time) any { return t.Format(sqlstore.SQLiteTimeLayout) },
+		BeginWrite: func(ctx context.Context) (*sql.Tx, error) {
+			return write.BeginTx(ctx, nil)
+		},
+		BeginRead: func(ctx context.Context) (*sql.Tx, error) {
+			return read.BeginTx(ctx, nil)
+		},
+		// The single write connection with BEGIN IMMEDIATE already
+		// serialises migrations, across processes too.
+		LockMigrations: func(context.Context, *sql.Tx) error { return nil },
+		Translate:      translate,
+		Migrations:     sub,
+	}
+	closer := func() error { return errors.Join(read.Close(), write.Close()) }
+	return &Store{sqlstore.New(d, read, closer, logger)}, nil
+}
+
+// buildDSN turns a path or file: URI into a modernc DSN with canonid's
+// pragmas. Readers are query-only.
+func buildDSN(dsn string, readOnly bool) (string, error) {
+	path, rawQuery, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return "", fmt.Errorf("sqlite: dsn %q: %w", dsn, err)
+	}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode(), nil
+}
+
+// uniqueFields names, by the columns SQLite reports, what a unique
+// constraint protects.
+var uniqueFields = map[string]string{
+	"accounts.id":                                "account id",
+	"accounts.login":                             "login",
+	"links.source, links.external_id":            "link",
+	"emails.account_id, emails.address":          "e-mail on this account",
+	"emails.address":                             "verified e-mail",
+	"emails.account_id":                          "primary e-mail",
+	"orgs.id":                                    "org",
+	"memberships.org_id, memberships.account_id": "membership",
+	"one_time_tokens.id":                         "one-time token",
+	"one_time_tokens.hash":                       "one-time token",
+	"merges.id":                                  "merge record",
+	"merges.retired_id":                          "standing merge of this account",
+	"api_tokens.id":                              "api token",
+	"api_tokens.hash":                            "api token",
+	"api_tokens.name":                            "api token name",
+}
+
+func translate(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		// "constraint failed: UNIQUE constraint failed: emails.address (2067)"
+		msg := se.Error()
+		cols := msg[strings.LastIndex(msg, "failed: ")+len("failed: "):]
+		cols, _, _ = strings.Cut(cols, " (")
+		field, ok := uniqueFields[cols]
+		if !ok {
+			field = cols
+		}
+		return &store.DuplicateError{Field: field}
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return fmt.Errorf("%w: %v", store.ErrInvalidReference, err)
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_BUSY_SNAPSHOT:
+		return fmt.Errorf("%w: %v", store.ErrConflict, err)
+	}
+	return err
+}

@@ -1,0 +1,183 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/store"
+)
+
+type accounts struct{ t *tx }
+
+// accountValues validates a and returns the values of its mutable columns,
+// in the order of the INSERT and UPDATE statements below.
+func accountValues(t *tx, a *identity.Account) ([]any, error) {
+	if !a.Status.Valid() {
+		return nil, fmt.Errorf("account %s: unknown status %q", a.ID, a.Status)
+	}
+	if (a.Status == identity.StatusMerged) != (a.MergedInto != "") {
+		return nil, fmt.Errorf("account %s: merged_into must be set exactly when the status is merged", a.ID)
+	}
+	a.Login = identity.NormalizeLogin(a.Login)
+	attrs, err := jsonText(a.Attributes)
+	if err != nil {
+		return nil, err
+	}
+	prov, err := jsonText(a.Provenance)
+	if err != nil {
+		return nil, err
+	}
+	consents, err := jsonText(a.Consents)
+	if err != nil {
+		return nil, err
+	}
+	return []any{a.Status, nullString(a.Login), a.GivenName, a.FamilyName, a.DisplayName, a.BirthDate, a.Phone,
+		attrs, prov, consents, a.PasswordHash, nullString(a.MergedInto), t.time(a.LastLoginAt)}, nil
+}
+
+func (r accounts) Create(ctx context.Context, a *identity.Account) error {
+	if a.ID == "" {
+		a.ID = uuid.NewString()
+	}
+	vals, err := accountValues(r.t, a)
+	if err != nil {
+		return err
+	}
+	r.t.stamp(&a.CreatedAt)
+	r.t.stamp(&a.UpdatedAt)
+	a.Version = 1
+	_, err = r.t.exec(ctx, `INSERT INTO accounts (id, status, login, given_name, family_name, display_name, birth_date, phone,
+		attributes, provenance, consents, password_hash, merged_into, last_login_at, created_at, updated_at, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		append(append([]any{a.ID}, vals...), r.t.time(a.CreatedAt), r.t.time(a.UpdatedAt), a.Version)...)
+	if err != nil {
+		return fmt.Errorf("create account: %w", err)
+	}
+	return nil
+}
+
+func (r accounts) Get(ctx context.Context, id string) (identity.Account, error) {
+	a, err := scanAccount(r.t.tx.QueryRowContext(ctx, r.t.rebind("SELECT "+accountCols+" FROM accounts WHERE id = ?"+r.t.forUpdate()), id))
+	return a, r.t.oneRow(err, "account "+id)
+}
+
+func (r accounts) GetByLogin(ctx context.Context, login string) (identity.Account, error) {
+	login = identity.NormalizeLogin(login)
+	a, err := scanAccount(r.t.tx.QueryRowContext(ctx, r.t.rebind("SELECT "+accountCols+" FROM accounts WHERE login = ?"+r.t.forUpdate()), login))
+	return a, r.t.oneRow(err, "account with login "+login)
+}
+
+func (r accounts) Update(ctx context.Context, a *identity.Account) error {
+	vals, err := accountValues(r.t, a)
+	if err != nil {
+		return err
+	}
+	updated := r.t.now()
+	res, err := r.t.exec(ctx, `UPDATE accounts SET status = ?, login = ?, given_name = ?, family_name = ?, display_name = ?,
+		birth_date = ?, phone = ?, attributes = ?, provenance = ?, consents = ?, password_hash = ?, merged_into = ?,
+		last_login_at = ?, updated_at = ?, version = version + 1
+		WHERE id = ? AND version = ?`,
+		append(vals, r.t.time(updated), a.ID, a.Version)...)
+	if err != nil {
+		return fmt.Errorf("update account %s: %w", a.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		if _, err := r.Get(ctx, a.ID); err != nil {
+			return err
+		}
+		return fmt.Errorf("account %s changed since version %d: %w", a.ID, a.Version, store.ErrConflict)
+	}
+	a.Version++
+	a.UpdatedAt = updated
+	return nil
+}
+
+// maxChain bounds merge chains; a longer one means corrupt data.
+const maxChain = 1000
+
+func (r accounts) Resolve(ctx context.Context, id string) (identity.Account, error) {
+	seen := map[string]bool{}
+	for range maxChain {
+		a, err := r.Get(ctx, id)
+		if err != nil {
+			return a, err
+		}
+		if a.Status != identity.StatusMerged {
+			return a, nil
+		}
+		if seen[a.ID] {
+			return a, fmt.Errorf("account %s: merge chain has a cycle", a.ID)
+		}
+		seen[a.ID] = true
+		id = a.MergedInto
+	}
+	return identity.Account{}, fmt.Errorf("account %s: merge chain longer than %d", id, maxChain)
+}
+
+func (r accounts) List(ctx context.Context, q store.AccountQuery) ([]identity.Account, error) {
+	var where []string
+	var args []any
+	if q.Text != "" {
+		pattern := "%" + escapeLike(strings.ToLower(strings.TrimSpace(q.Text))) + "%"
+		where = append(where, `(login LIKE ? ESCAPE '\' OR lower(given_name) LIKE ? ESCAPE '\'
+			OR lower(family_name) LIKE ? ESCAPE '\' OR lower(display_name) LIKE ? ESCAPE '\'
+			OR EXISTS (SELECT 1 FROM emails e WHERE e.account_id = accounts.id AND e.address LIKE ? ESCAPE '\'))`)
+		args = append(args, pattern, pattern, pattern, pattern, pattern)
+	}
+	if len(q.Statuses) == 0 {
+		where = append(where, "status <> ?")
+		args = append(args, identity.StatusMerged)
+	} else {
+		where = append(where, "status IN ("+placeholders(len(q.Statuses))+")")
+		for _, s := range q.Statuses {
+			args = append(args, s)
+		}
+	}
+	if q.After != "" {
+		where = append(where, "id > ?")
+		args = append(args, q.After)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	args = append(args, limit)
+	return scanAccounts(r.t.query(ctx, "SELECT "+accountCols+" FROM accounts WHERE "+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...))
+}
+
+// forUpdate locks the rows a write transaction reads for read-modify-write.
+func (t *tx) forUpdate() string {
+	if t.readOnly {
+		return ""
+	}
+	return t.s.d.ForUpdate
+}
+
+// oneRow translates the error of a single-row read.
+func (t *tx) oneRow(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if isNoRows(err) {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return t.translate(err)
+}
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/server"
+	"github.com/canonid/canonid/store"
+)
+
+// serveOptions are the serve command's inputs besides the configuration.
+type serveOptions struct {
+	// Demo seeds the demo organisations and accounts (idempotent).
+	Demo bool
+	// Version is reported by the serving line and the build-info metric.
+	Version string
+	// Logger receives the logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// newServeCmd builds canonid serve.
+func (c *cli) newServeCmd() *cobra.Command {
+	var demo bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the canonid server",
+		Long: `serve validates the configuration, opens the database, applies pending
+migrations, stores the orgs of the configuration, optionally seeds the demo
+data, and serves HTTP on the listen address until SIGINT or SIGTERM, when it
+shuts down gracefully.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := c.loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			// Once the first signal arrived, the next one kills at once.
+			context.AfterFunc(ctx, stop)
+			opts := serveOptions{Demo: demo, Version: c.info.Version, Logger: newLogger(cfg.Log, c.stderr)}
+			return runServe(ctx, cfg, opts, c.stdout)
+		},
+	}
+	cmd.Flags().BoolVar(&demo, "demo", false, "seed demo organisations and accounts (once; see docs/cli.md)")
+	return cmd
+}
+
+// runServe is the serve command once the configuration is loaded and valid:
+// it prepares the store, listens on cfg.Listen, prints the serving line to
+// stdout (with the address actually bound when the configured port is 0)
+// and serves until ctx ends. A graceful stop returns nil.
+func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writer) error {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	st, err := openStore(ctx, cfg.Storage, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			logger.Error("closing the store", "err", err)
+		}
+	}()
+	res, err := st.Migrate(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	logger.InfoContext(ctx, "schema ready", "version", res.Version, "applied", len(res.Applied))
+
+	now := time.Now()
+	seeded := false
+	if opts.Demo {
+		// Before the configured orgs: the demo is skipped when its org
+		// univ-test already exists.
+		if seeded, err = seedDemo(ctx, st, now); err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+		logger.InfoContext(ctx, "demo data", "seeded", seeded)
+	}
+	changed, err := upsertOrgs(ctx, st, cfg.Orgs, now)
+	if err != nil {
+		return fmt.Errorf("orgs: %w", err)
+	}
+	logger.InfoContext(ctx, "orgs from the configuration", "declared", len(cfg.Orgs), "created_or_changed", changed)
+
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	srv := server.New(cfg.Server, server.Deps{
+		Logger:   logger,
+		Ready:    st,
+		Tokens:   server.StoreTokens{Store: st},
+		Registry: reg,
+		Version:  opts.Version,
+	})
+
+	fmt.Fprintf(stdout, "canonid %s serving on %s (storage: %s)\n",
+		opts.Version, servingURL(cfg.Server, ln.Addr()), describeStorage(cfg.Storage))
+	if opts.Demo {
+		printDemoSummary(stdout, seeded)
+	}
+	return srv.Run(ctx, ln)
+}
+
+// servingURL is the URL to announce: public_url, or the address actually
+// bound when the configured port is 0 (chosen by the system).
+func servingURL(cfg server.Config, bound net.Addr) string {
+	if _, port, err := net.SplitHostPort(cfg.Listen); (err == nil && port == "0") || cfg.PublicURL == "" {
+		return "http://" + bound.String()
+	}
+	return cfg.PublicURL
+}
+
+// configActor is the audit actor of changes made from the configuration.
+const configActor = "system:config"
+
+// orgUpsertData is the payload of the org.upserted event.
+type orgUpsertData struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Created bool   `json:"created"`
+}
+
+// upsertOrgs creates or updates the configured orgs in one transaction and
+// records an org.upserted event for each org created or changed. Orgs that
+// already match are left alone; orgs in the store but not in the
+// configuration are kept. It returns how many orgs it wrote.
+func upsertOrgs(ctx context.Context, st store.Store, orgs []OrgConfig, now time.Time) (int, error) {
+	var changed int
+	err := st.Update(ctx, func(tx store.Tx) error {
+		changed = 0 // fn may be retried
+		for _, oc := range orgs {
+			old, err := tx.Orgs().Get(ctx, oc.ID)
+			created := errors.Is(err, store.ErrNotFound)
+			switch {
+			case created:
+			case err != nil:
+				return fmt.Errorf("org %s: %w", oc.ID, err)
+			case old.Name == oc.Name && old.Kind == oc.Kind:
+				continue
+			}
+			o := identity.Org{ID: oc.ID, Name: oc.Name, Kind: oc.Kind, CreatedAt: now}
+			if !created {
+				o.CreatedAt = old.CreatedAt
+			}
+			if err := tx.Orgs().Put(ctx, &o); err != nil {
+				return fmt.Errorf("org %s: %w", oc.ID, err)
+			}
+			if err := tx.Record(ctx, store.Event{
+				Type:  identity.EventOrgUpserted,
+				Actor: configActor,
+				OrgID: o.ID,
+				Data:  orgUpsertData{ID: o.ID, Name: o.Name, Kind: o.Kind, Created: created},
+				At:    now,
+			}); err != nil {
+				return err
+			}
+			changed++
+		}
+		return nil
+	})
+	return changed, err
+}

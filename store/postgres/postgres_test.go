@@ -25,5 +25,6 @@ func open(t *testing.T) store.Store {
 }
 
 func TestConformance(t *testing.T) {
+	storetest.PostgresBase(t) // skip or fail once, not in every subtest
 	storetest.Run(t, open, storetest.Options{ConcurrentWriters: true})
 }

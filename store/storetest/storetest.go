@@ -94,12 +94,9 @@ func CheckInvariants(t testing.TB, st store.Store) {
 // case a missing integration dependency fails a test instead of skipping it.
 func RequireIntegration() bool { return os.Getenv("CANONID_REQUIRE_INTEGRATION") == "1" }
 
-// PostgresDSN returns a DSN for a fresh schema of its own in the database of
-// CANONID_TEST_POSTGRES, dropped when the test ends, so that tests and runs
-// never collide. Without CANONID_TEST_POSTGRES the test is skipped, or fails
-// when RequireIntegration; an unreachable server fails either way once a DSN
-// is given.
-func PostgresDSN(t testing.TB) string {
+// PostgresBase returns CANONID_TEST_POSTGRES. Without it the test is
+// skipped, or fails when RequireIntegration.
+func PostgresBase(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("CANONID_TEST_POSTGRES")
 	if base == "" {
@@ -108,6 +105,17 @@ func PostgresDSN(t testing.TB) string {
 		}
 		t.Skip("PostgreSQL tests need CANONID_TEST_POSTGRES (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
 	}
+	return base
+}
+
+// PostgresDSN returns a DSN for a fresh schema of its own in the database of
+// CANONID_TEST_POSTGRES, dropped when the test ends, so that tests and runs
+// never collide. Without CANONID_TEST_POSTGRES the test is skipped, or fails
+// when RequireIntegration; an unreachable server fails either way once a DSN
+// is given.
+func PostgresDSN(t testing.TB) string {
+	t.Helper()
+	base := PostgresBase(t)
 	cfg, err := pgx.ParseConfig(base)
 	if err != nil {
 		t.Fatalf("CANONID_TEST_POSTGRES cannot be parsed: %v", err)

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -76,6 +78,18 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 		Migrations: sub,
 	}
 	return &Store{sqlstore.New(d, db, db.Close, logger)}, nil
+}
+
+// WithSearchPath points dsn at a schema: a search_path query parameter of a
+// postgres:// URL, or a key=value pair appended to a key=value DSN.
+func WithSearchPath(dsn, schema string) string {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return strings.TrimSpace(dsn) + " search_path=" + schema
 }
 
 // uniqueFields names, by constraint or index name, what a unique constraint

@@ -15,9 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
+	"github.com/canonid/canonid/store/postgres"
 )
 
 // Options describes the implementation under test.
@@ -134,17 +133,7 @@ func PostgresDSN(t testing.TB) string {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
-	return withSearchPath(base, schema)
-}
-
-func withSearchPath(dsn, schema string) string {
-	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return strings.TrimSpace(dsn) + " search_path=" + schema
+	return postgres.WithSearchPath(base, schema)
 }
 
 // --- helpers -------------------------------------------------------------

@@ -138,8 +138,10 @@ type AccountQuery struct {
 	Text string
 	// Statuses restricts to these statuses; empty means all but merged.
 	Statuses []identity.Status
-	After    string // cursor: the last id of the previous page
-	Limit    int    // 0 means 100
+	// OrgID restricts to members of this org (any state).
+	OrgID string
+	After string // cursor: the last id of the previous page
+	Limit int    // 0 means 100
 }
 
 // Links stores links.

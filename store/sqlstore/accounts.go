@@ -141,6 +141,10 @@ func (r accounts) List(ctx context.Context, q store.AccountQuery) ([]identity.Ac
 			args = append(args, s)
 		}
 	}
+	if q.OrgID != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM memberships m WHERE m.account_id = accounts.id AND m.org_id = ?)")
+		args = append(args, q.OrgID)
+	}
 	if q.After != "" {
 		where = append(where, "id > ?")
 		args = append(args, q.After)

@@ -113,6 +113,15 @@ func testAccountsList(t *testing.T, st store.Store, _ Options) {
 	if got := list(store.AccountQuery{Text: "100%_"}); len(got) != 0 {
 		t.Errorf("LIKE wildcards must be literal: %v", got)
 	}
+	update(t, st, func(tx store.Tx) error {
+		if err := tx.Orgs().Put(ctx, &identity.Org{ID: "cpts-sud", Name: "CPTS Sud"}); err != nil {
+			return err
+		}
+		return tx.Memberships().Put(ctx, &identity.Membership{OrgID: "cpts-sud", AccountID: ids[2]})
+	})
+	if got := list(store.AccountQuery{OrgID: "cpts-sud"}); !slices.Equal(got, []string{"carol"}) {
+		t.Errorf("by org: %v", got)
+	}
 	if got := list(store.AccountQuery{Statuses: []identity.Status{identity.StatusSuspended}}); !slices.Equal(got, []string{"erin"}) {
 		t.Errorf("by status: %v", got)
 	}

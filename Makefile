@@ -17,9 +17,12 @@ build:
 run: build
 	./bin/canonid serve --demo
 
-## test: the whole suite (integration parts run when their services are there)
+## test: the whole suite (integration parts run when their services are there):
+## everything under the race detector with -short (the randomized merge test
+## runs 1,000 operations there), then that test at full size (10,000) without it
 test:
-	$(GO) test $(RACE) -count=1 -timeout 14m ./...
+	$(GO) test $(RACE) -short -count=1 -timeout 14m ./...
+	$(GO) test -count=1 -timeout 14m -run '^TestRandomOperations$$' ./accounts/
 
 ## lint: formatting and vet
 lint:

@@ -202,14 +202,43 @@ type MergeRecord struct {
 // Undone reports whether the merge was undone.
 func (m MergeRecord) Undone() bool { return !m.UndoneAt.IsZero() }
 
-// Moved lists everything a merge took from the retired account.
+// Moved lists everything a merge took from the retired account and what it
+// changed on the survivor, so that PlanUndo can restore both exactly. PlanMerge
+// fills it; lists are sorted (links by source and external id, e-mails by
+// address, memberships by org).
 type Moved struct {
-	Links       []LinkKey         `json:"links,omitempty"`
+	Links []LinkKey `json:"links,omitempty"`
+	// Emails are the retired account's addresses, with the flags they had
+	// there.
 	Emails      []MovedEmail      `json:"emails,omitempty"`
 	Memberships []string          `json:"memberships,omitempty"` // org ids
 	Attributes  map[string]string `json:"attributes,omitempty"`  // field -> source whose value survived
 	// Retired is the retired account as it was just before the merge.
 	Retired *AccountState `json:"retired,omitempty"`
+
+	// EmailDetails completes Emails: the source and times of each moved
+	// row, so that undo re-creates it as it was.
+	EmailDetails []MovedEmailDetail `json:"email_details,omitempty"`
+	// SurvivorEmailsBefore are the survivor's rows that already held a
+	// moved address, with their flags before the merge.
+	SurvivorEmailsBefore []MovedEmail `json:"survivor_emails_before,omitempty"`
+	// SurvivorEmailsAfter are the survivor's rows of every moved address,
+	// with the flags the merge left them (to tell what the merge changed).
+	SurvivorEmailsAfter []MovedEmail `json:"survivor_emails_after,omitempty"`
+	// RetiredMemberships are the retired account's memberships as they
+	// were (Memberships lists their org ids).
+	RetiredMemberships []MovedMembership `json:"retired_memberships,omitempty"`
+	// MembershipsBefore are the survivor's memberships, before the merge,
+	// in the orgs of RetiredMemberships.
+	MembershipsBefore []MovedMembership `json:"memberships_before,omitempty"`
+	// MembershipsAfter are the survivor's memberships the merge created or
+	// changed, as it wrote them.
+	MembershipsAfter []MovedMembership `json:"memberships_after,omitempty"`
+	// FieldsBefore and FieldsAfter hold, for each survivor field whose
+	// value or provenance the merge changed, the value and source before
+	// and after the merge.
+	FieldsBefore map[string]FieldValue `json:"fields_before,omitempty"`
+	FieldsAfter  map[string]FieldValue `json:"fields_after,omitempty"`
 }
 
 // LinkKey identifies a link.

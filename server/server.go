@@ -11,6 +11,7 @@ package server
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,6 +32,11 @@ const (
 	APIPrefix  = "/api/v1"
 	SCIMPrefix = "/scim/v2"
 )
+
+// openAPI describes /api/v1; handlers added to the API must be added to it.
+//
+//go:embed openapi.json
+var openAPI []byte
 
 // readyTimeout bounds the readiness check of /readyz.
 const readyTimeout = 2 * time.Second
@@ -120,6 +126,8 @@ func New(cfg Config, deps Deps) *Server {
 		Registry: s.reg,
 	})))
 
+	// The API description is public, like any OpenAPI document.
+	e.GET(APIPrefix+"/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
 	s.api = e.Group(APIPrefix, s.authenticate(areaAPI))
 	s.api.GET("/token", s.token)
 	s.scim = e.Group(SCIMPrefix, s.authenticate(areaSCIM))

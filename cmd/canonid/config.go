@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/canonid/canonid/accounts"
 	"github.com/canonid/canonid/server"
 	"github.com/canonid/canonid/store"
 )
@@ -50,6 +51,8 @@ type Config struct {
 	// Orgs are the organisations that serve creates or updates in the
 	// store at start-up.
 	Orgs []OrgConfig `yaml:"orgs"`
+	// Policies are the merge policies: survivorship and undo window.
+	Policies accounts.Config `yaml:"policies"`
 }
 
 // LogConfig configures the slog logger, which writes to stderr.
@@ -81,6 +84,7 @@ func defaultConfig() Config {
 		Timezone: defaultTimezone,
 		Log:      LogConfig{Level: defaultLogLevel, Format: defaultLogFormat},
 		Storage:  store.Config{Driver: defaultDriver, DSN: defaultSQLiteFile},
+		Policies: accounts.DefaultConfig(),
 	}
 }
 
@@ -110,6 +114,7 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, prefixErrors("log", c.Log.Validate())...)
 	errs = append(errs, prefixErrors("storage", c.Storage.Validate())...)
+	errs = append(errs, prefixErrors("policies", c.Policies.Validate())...)
 	seen := make(map[string]int, len(c.Orgs))
 	for i, o := range c.Orgs {
 		path := fmt.Sprintf("orgs[%d]", i)

@@ -47,6 +47,7 @@ over SCIM, OIDC and LDAP.`,
 		c.newMigrateCmd(),
 		c.newServeCmd(),
 		c.newTokenCmd(),
+		c.newAccountsCmd(),
 	)
 	return root
 }

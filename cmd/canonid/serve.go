@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/canonid/canonid/accounts"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/server"
 	"github.com/canonid/canonid/store"
@@ -117,6 +119,8 @@ func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writ
 		Registry: reg,
 		Version:  opts.Version,
 	})
+	svc := accounts.New(st, cfg.Policies, logger)
+	accounts.NewHandler(svc, func(r *http.Request) (store.APIToken, bool) { return server.Caller(r.Context()) }).Mount(srv.APIGroup())
 
 	fmt.Fprintf(stdout, "canonid %s serving on %s (storage: %s)\n",
 		opts.Version, servingURL(cfg.Server, ln.Addr()), describeStorage(cfg.Storage))

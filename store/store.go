@@ -104,6 +104,7 @@ type Tx interface {
 	Audit() AuditLog
 	Outbox() OutboxReader
 	APITokens() APITokens
+	Duplicates() Duplicates
 	// Record appends ev to the audit log and to the outbox of this
 	// transaction. Every transaction that changes data must record at
 	// least one event.
@@ -336,6 +337,30 @@ type APITokens interface {
 	GetByHash(ctx context.Context, hash []byte) (APIToken, error)
 	List(ctx context.Context) ([]APIToken, error)
 	Revoke(ctx context.Context, id string, at time.Time) error
+}
+
+// Duplicates stores what duplicate detection needs: the blocking keys of
+// every live account (identity.BlockingKeys), which the store rewrites itself
+// when a transaction that changed an account or its e-mails commits, and the
+// "not a duplicate" decisions.
+type Duplicates interface {
+	// Keys returns the account's blocking keys, sorted.
+	Keys(ctx context.Context, accountID string) ([]string, error)
+	// Candidates returns the other accounts sharing a blocking key with
+	// accountID, each with the keys shared, leaving out keys held by more
+	// than maxBlock accounts (too common to mean anything).
+	Candidates(ctx context.Context, accountID string, maxBlock int) (map[string][]string, error)
+	// Blocks calls fn, in key order, for every key held by 2 to maxBlock
+	// accounts, with those accounts' ids sorted.
+	Blocks(ctx context.Context, maxBlock int, fn func(key string, accountIDs []string) error) error
+	// Reindex recomputes the keys of the given accounts, or of every
+	// account when none is given (after an upgrade). Keys are derived data:
+	// reindexing records no event.
+	Reindex(ctx context.Context, accountIDs ...string) error
+	// Dismiss records that a and b are not duplicates.
+	Dismiss(ctx context.Context, a, b, actor string, at time.Time) error
+	// Dismissed returns the dismissed pairs, each as identity.PairKey.
+	Dismissed(ctx context.Context) (map[string]bool, error)
 }
 
 // Config selects and configures the database.

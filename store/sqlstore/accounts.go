@@ -59,6 +59,7 @@ func (r accounts) Create(ctx context.Context, a *identity.Account) error {
 	if err != nil {
 		return fmt.Errorf("create account: %w", err)
 	}
+	r.t.markDirty(a.ID)
 	return nil
 }
 
@@ -97,6 +98,7 @@ func (r accounts) Update(ctx context.Context, a *identity.Account) error {
 	}
 	a.Version++
 	a.UpdatedAt = updated
+	r.t.markDirty(a.ID)
 	return nil
 }
 
@@ -104,11 +106,28 @@ func (r accounts) Update(ctx context.Context, a *identity.Account) error {
 const maxChain = 1000
 
 func (r accounts) Resolve(ctx context.Context, id string) (identity.Account, error) {
+	// Walk the chain without locking, then lock only the live root (in a
+	// write transaction): locking every account along the chain would take
+	// locks in chain order, which can deadlock against merges and undos
+	// that lock their two accounts in id order. If the root was merged
+	// between the read and the lock, walk on from it.
 	seen := map[string]bool{}
 	for range maxChain {
-		a, err := r.Get(ctx, id)
+		var a identity.Account
+		var err error
+		if r.t.readOnly {
+			a, err = r.Get(ctx, id)
+		} else {
+			a, err = scanAccount(r.t.tx.QueryRowContext(ctx, r.t.rebind("SELECT "+accountCols+" FROM accounts WHERE id = ?"), id))
+			err = r.t.oneRow(err, "account "+id)
+		}
 		if err != nil {
 			return a, err
+		}
+		if a.Status != identity.StatusMerged && !r.t.readOnly {
+			if a, err = r.Get(ctx, a.ID); err != nil { // locks the row
+				return a, err
+			}
 		}
 		if a.Status != identity.StatusMerged {
 			return a, nil

@@ -34,6 +34,7 @@ func (r emails) Add(ctx context.Context, e *identity.Email) error {
 		e.AccountID, e.Address, e.Verified, e.Primary, e.Source, r.t.time(e.CreatedAt), r.t.time(e.VerifiedAt)); err != nil {
 		return fmt.Errorf("add e-mail %s: %w", e.Address, err)
 	}
+	r.t.markDirty(e.AccountID)
 	return nil
 }
 
@@ -62,6 +63,7 @@ func (r emails) Update(ctx context.Context, e *identity.Email) error {
 	} else {
 		e.VerifiedAt = time.Time{}
 	}
+	r.t.markDirty(e.AccountID)
 	return r.t.execOne(ctx, "e-mail "+e.Address,
 		`UPDATE emails SET verified = ?, is_primary = ?, source = ?, verified_at = ? WHERE account_id = ? AND address = ?`,
 		e.Verified, e.Primary, e.Source, r.t.time(e.VerifiedAt), e.AccountID, e.Address)
@@ -69,5 +71,6 @@ func (r emails) Update(ctx context.Context, e *identity.Email) error {
 
 func (r emails) Delete(ctx context.Context, accountID, address string) error {
 	address = identity.NormalizeEmail(address)
+	r.t.markDirty(accountID)
 	return r.t.execOne(ctx, "e-mail "+address, `DELETE FROM emails WHERE account_id = ? AND address = ?`, accountID, address)
 }

@@ -113,6 +113,9 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx store.Tx) error) (err
 	if t.changed && len(t.events) == 0 {
 		return store.ErrUnrecorded
 	}
+	if err := t.reindexDirty(ctx); err != nil {
+		return err
+	}
 	if err := t.flushEvents(ctx); err != nil {
 		return err
 	}

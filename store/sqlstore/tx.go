@@ -20,6 +20,7 @@ type tx struct {
 	readOnly bool
 	changed  bool
 	events   []store.Event
+	dirty    map[string]bool // accounts whose blocking keys need recomputing
 }
 
 var _ store.Tx = (*tx)(nil)

@@ -63,6 +63,7 @@ func Run(t *testing.T, open Opener, opts Options) {
 		{"OutboxConcurrentFollower", testOutboxFollower},
 		{"ConcurrentClosures", testNoLostUpdate},
 		{"Invariants", testInvariants},
+		{"Duplicates", testDuplicates},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -821,3 +821,91 @@ func testInvariants(t *testing.T, st store.Store, _ Options) {
 		t.Fatal("merge record has no id")
 	}
 }
+
+// testDuplicates: blocking keys follow account and e-mail writes, merged
+// accounts hold none, blocks and candidates come from them, and decisions
+// are remembered.
+func testDuplicates(t *testing.T, st store.Store, _ Options) {
+	franck := identity.Account{Status: identity.StatusActive, Login: "franck.cavel", GivenName: "Franck", FamilyName: "CAVEL", BirthDate: "1978-06-01"}
+	franck3 := identity.Account{Status: identity.StatusActive, Login: "franck.cavel3", GivenName: "FRANCK", FamilyName: "CAVEL", BirthDate: "1984-10-17"}
+	other := identity.Account{Status: identity.StatusActive, Login: "sophie", GivenName: "Sophie", FamilyName: "LEROY"}
+	update(t, st, func(tx store.Tx) error {
+		for _, a := range []*identity.Account{&franck, &franck3, &other} {
+			if err := tx.Accounts().Create(ctx, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	keys := func(id string) []string {
+		return view(t, st, func(tx store.Tx) ([]string, error) { return tx.Duplicates().Keys(ctx, id) })
+	}
+	shared := func() []string {
+		var out []string
+		for _, k := range keys(franck.ID) {
+			if slices.Contains(keys(franck3.ID), k) {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	if len(keys(franck.ID)) == 0 || len(shared()) == 0 {
+		t.Fatalf("FRANCK CAVEL and Franck CAVEL share no key: %v / %v", keys(franck.ID), keys(franck3.ID))
+	}
+	cands := view(t, st, func(tx store.Tx) (map[string][]string, error) { return tx.Duplicates().Candidates(ctx, franck.ID, 50) })
+	if len(cands) != 1 || len(cands[franck3.ID]) == 0 {
+		t.Fatalf("candidates of franck.cavel: %v", cands)
+	}
+	var blocks [][]string
+	fatalIf(t, st.View(ctx, func(tx store.Tx) error {
+		return tx.Duplicates().Blocks(ctx, 50, func(key string, ids []string) error {
+			blocks = append(blocks, ids)
+			return nil
+		})
+	}))
+	if len(blocks) == 0 || !slices.Equal(blocks[0], sortedPair(franck.ID, franck3.ID)) {
+		t.Fatalf("blocks: %v", blocks)
+	}
+	// A key held by more accounts than maxBlock is left out.
+	if n := len(view(t, st, func(tx store.Tx) (map[string][]string, error) { return tx.Duplicates().Candidates(ctx, franck.ID, 1) })); n != 0 {
+		t.Fatalf("maxBlock 1 still gives %d candidates", n)
+	}
+	// An e-mail adds its key in the same transaction.
+	before := len(keys(other.ID))
+	update(t, st, func(tx store.Tx) error {
+		return tx.Emails().Add(ctx, &identity.Email{AccountID: other.ID, Address: "sophie.leroy@infirmiere.example", Verified: true})
+	})
+	if len(keys(other.ID)) != before+1 {
+		t.Fatalf("the e-mail added no key: %v", keys(other.ID))
+	}
+	// A merged account holds no key.
+	merge(t, st, franck.ID, franck3.ID)
+	if k := keys(franck3.ID); len(k) != 0 {
+		t.Fatalf("merged account keeps keys %v", k)
+	}
+	// Reindex restores keys removed behind the store's back, and needs a
+	// write transaction.
+	wantErr(t, st.View(ctx, func(tx store.Tx) error { return tx.Duplicates().Reindex(ctx) }), store.ErrReadOnly)
+	fatalIf(t, st.Update(ctx, func(tx store.Tx) error { return tx.Duplicates().Reindex(ctx) }))
+	if len(keys(franck.ID)) == 0 || len(keys(franck3.ID)) != 0 {
+		t.Fatal("Reindex changed the keys")
+	}
+	// Decisions.
+	update(t, st, func(tx store.Tx) error {
+		return tx.Duplicates().Dismiss(ctx, franck3.ID, franck.ID, "test", time.Time{})
+	})
+	update(t, st, func(tx store.Tx) error {
+		return tx.Duplicates().Dismiss(ctx, franck.ID, franck3.ID, "test", time.Time{})
+	})
+	dismissed := view(t, st, func(tx store.Tx) (map[string]bool, error) { return tx.Duplicates().Dismissed(ctx) })
+	if len(dismissed) != 1 || !dismissed[identity.PairKey(franck.ID, franck3.ID)] {
+		t.Fatalf("dismissed: %v", dismissed)
+	}
+}
+
+func sortedPair(a, b string) []string {
+	if b < a {
+		a, b = b, a
+	}
+	return []string{a, b}
+}

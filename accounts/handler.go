@@ -36,6 +36,8 @@ func (h *Handler) Mount(g *gin.RouterGroup) {
 	g.GET("/accounts/:id/merge-preview", h.supportOnly, h.preview)
 	g.POST("/accounts/:id/merge", h.supportOnly, h.merge)
 	g.POST("/merges/:id/undo", h.supportOnly, h.undo)
+	g.GET("/duplicates", h.supportOnly, h.duplicates)
+	g.POST("/duplicates/dismiss", h.supportOnly, h.dismiss)
 }
 
 // supportOnly refuses org-admin tokens: creating, merging and undoing act
@@ -353,4 +355,69 @@ func (h *Handler) fail(c *gin.Context, err error) {
 		h.svc.log.ErrorContext(c.Request.Context(), "accounts api", "path", c.FullPath(), "error", err)
 		writeError(c, http.StatusInternalServerError, "internal error")
 	}
+}
+
+type accountBrief struct {
+	ID         string `json:"id"`
+	Status     string `json:"status"`
+	Login      string `json:"login,omitempty"`
+	GivenName  string `json:"given_name,omitempty"`
+	FamilyName string `json:"family_name,omitempty"`
+	BirthDate  string `json:"birth_date,omitempty"`
+}
+
+type matchJSON struct {
+	Field    string `json:"field"`
+	Detail   string `json:"detail"`
+	Conflict bool   `json:"conflict"`
+}
+
+type suggestionJSON struct {
+	AccountA accountBrief `json:"account_a"`
+	AccountB accountBrief `json:"account_b"`
+	Score    float64      `json:"score"`
+	Matches  []matchJSON  `json:"matches"`
+}
+
+func brief(a identity.Account) accountBrief {
+	return accountBrief{a.ID, string(a.Status), a.Login, a.GivenName, a.FamilyName, a.BirthDate}
+}
+
+// ReportJSON is the API representation of a duplicate report.
+func ReportJSON(rep DuplicateReport) any {
+	out := make([]suggestionJSON, 0, len(rep.Suggestions))
+	for _, s := range rep.Suggestions {
+		js := suggestionJSON{AccountA: brief(s.A), AccountB: brief(s.B), Score: s.Score.Value, Matches: []matchJSON{}}
+		for _, m := range s.Score.Matches {
+			js.Matches = append(js.Matches, matchJSON{m.Field, m.Detail, m.Conflict()})
+		}
+		out = append(out, js)
+	}
+	return gin.H{"suggestions": out, "pairs_scored": rep.Pairs, "dismissed": rep.Dismissed}
+}
+
+func (h *Handler) duplicates(c *gin.Context) {
+	rep, err := h.svc.Duplicates(c.Request.Context(), c.Query("account_id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ReportJSON(rep))
+}
+
+type dismissRequest struct {
+	AccountA string `json:"account_a"`
+	AccountB string `json:"account_b"`
+}
+
+func (h *Handler) dismiss(c *gin.Context) {
+	var req dismissRequest
+	if !decode(c, &req) {
+		return
+	}
+	if err := h.svc.Dismiss(c.Request.Context(), req.AccountA, req.AccountB, h.actor(c)); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"account_a": req.AccountA, "account_b": req.AccountB, "decision": "not_duplicate"})
 }

@@ -139,6 +139,9 @@ func TestAPI(t *testing.T) {
 		{"org admin sees only its org", "coord", "GET", "/api/v1/accounts/" + franck, ``, 404, "not found"},
 		{"scim token refused", "lms", "GET", "/api/v1/accounts", ``, 403, "may not use"},
 		{"bad limit", "support", "GET", "/api/v1/accounts?limit=0", ``, 400, "limit"},
+		{"dismiss self", "support", "POST", "/api/v1/duplicates/dismiss", `{"account_a":"` + franck + `","account_b":"` + franck + `"}`, 400, "two different"},
+		{"dismiss unknown", "support", "POST", "/api/v1/duplicates/dismiss", `{"account_a":"` + franck + `","account_b":"nope"}`, 404, "not found"},
+		{"org admin cannot list duplicates", "coord", "GET", "/api/v1/duplicates", ``, 403, "support"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out := a.do(tc.token, tc.method, tc.path, tc.body)
@@ -147,6 +150,16 @@ func TestAPI(t *testing.T) {
 				t.Fatalf("%s %s: %d %q, want %d with %q", tc.method, tc.path, code, msg, tc.code, tc.msg)
 			}
 		})
+	}
+	// Duplicates: the two Franck CAVEL accounts are candidates (same
+	// folded name) but their birth dates differ, as in seed 002.
+	code, out = a.do("support", "GET", "/api/v1/duplicates", "")
+	if code != 200 || out["pairs_scored"].(float64) != 1 {
+		t.Fatalf("duplicates: %d %v", code, out)
+	}
+	code, out = a.do("support", "POST", "/api/v1/duplicates/dismiss", `{"account_a":"`+franck+`","account_b":"`+franck3+`"}`)
+	if code != 200 || out["decision"] != "not_duplicate" {
+		t.Fatalf("dismiss: %d %v", code, out)
 	}
 	// Org admins list only their org's members.
 	code, out = a.do("coord", "GET", "/api/v1/accounts", "")

@@ -413,3 +413,38 @@ func wantErr(t *testing.T, err, target error) {
 }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+func TestDuplicates(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		svc := accounts.New(st, accounts.DefaultConfig(), discard())
+		uni, agency := seed000(t, st)
+		rep, err := svc.Duplicates(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Suggestions) != 1 || rep.Suggestions[0].Score.Value < identity.DuplicateThreshold || len(rep.Suggestions[0].Score.Matches) == 0 {
+			t.Fatalf("full run: %+v", rep)
+		}
+		one, err := svc.Duplicates(ctx, agency.ID)
+		if err != nil || len(one.Suggestions) != 1 {
+			t.Fatalf("candidates of the agency account: %+v, %v", one, err)
+		}
+		wantErr(t, svc.Dismiss(ctx, uni.ID, uni.ID, "test"), accounts.ErrInvalid)
+		wantErr(t, svc.Dismiss(ctx, uni.ID, "nope", "test"), store.ErrNotFound)
+		if err := svc.Dismiss(ctx, agency.ID, uni.ID, "token:support"); err != nil {
+			t.Fatal(err)
+		}
+		rep, err = svc.Duplicates(ctx, "")
+		if err != nil || len(rep.Suggestions) != 0 || rep.Dismissed != 1 {
+			t.Fatalf("after dismissing: %+v, %v", rep, err)
+		}
+		// A merged account is no longer a candidate at all.
+		if _, err := svc.Merge(ctx, accounts.MergeRequest{SurvivorID: uni.ID, RetiredID: agency.ID, Actor: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		if rep, err = svc.Duplicates(ctx, ""); err != nil || rep.Pairs+rep.Dismissed != 0 {
+			t.Fatalf("after the merge: %+v, %v", rep, err)
+		}
+		storetest.CheckInvariants(t, st)
+	})
+}

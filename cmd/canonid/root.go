@@ -48,6 +48,7 @@ over SCIM, OIDC and LDAP.`,
 		c.newServeCmd(),
 		c.newTokenCmd(),
 		c.newAccountsCmd(),
+		c.newDuplicatesCmd(),
 	)
 	return root
 }

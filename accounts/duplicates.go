@@ -1,0 +1,146 @@
+package accounts
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/store"
+)
+
+// EventDuplicateDismissed is recorded when a pair is marked "not a duplicate".
+const EventDuplicateDismissed = "duplicate.dismissed"
+
+// Suggestion is a pair of live accounts that look like one person.
+type Suggestion struct {
+	A, B  identity.Account
+	Score identity.Score
+}
+
+// DuplicateReport is the result of a duplicate run.
+type DuplicateReport struct {
+	Suggestions []Suggestion
+	Pairs       int // candidate pairs scored
+	Dismissed   int // pairs left out because someone decided "not a duplicate"
+}
+
+// Duplicates scores every candidate pair (accounts sharing a blocking key
+// held by at most identity.DefaultMaxBlock accounts) and returns those at
+// or above the threshold, best first, leaving out dismissed pairs. With
+// accountID set, only that account's candidates are scored.
+func (s *Service) Duplicates(ctx context.Context, accountID string) (DuplicateReport, error) {
+	var rep DuplicateReport
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		dismissed, err := tx.Duplicates().Dismissed(ctx)
+		if err != nil {
+			return err
+		}
+		var pairs [][2]string
+		if accountID != "" {
+			a, err := tx.Accounts().Resolve(ctx, accountID)
+			if err != nil {
+				return err
+			}
+			cands, err := tx.Duplicates().Candidates(ctx, a.ID, identity.DefaultMaxBlock)
+			if err != nil {
+				return err
+			}
+			for id := range cands {
+				pairs = append(pairs, [2]string{a.ID, id})
+			}
+			slices.SortFunc(pairs, func(x, y [2]string) int { return compare(x[1], y[1]) })
+		} else {
+			blocks := map[string][]string{}
+			if err := tx.Duplicates().Blocks(ctx, identity.DefaultMaxBlock, func(key string, ids []string) error {
+				blocks[key] = ids
+				return nil
+			}); err != nil {
+				return err
+			}
+			pairs = identity.Pairs(blocks, identity.DefaultMaxBlock)
+		}
+		cache := map[string]identity.Candidate{}
+		load := func(id string) (identity.Candidate, error) {
+			if c, ok := cache[id]; ok {
+				return c, nil
+			}
+			a, err := tx.Accounts().Get(ctx, id)
+			if err != nil {
+				return identity.Candidate{}, err
+			}
+			emails, err := tx.Emails().ListByAccount(ctx, id)
+			if err != nil {
+				return identity.Candidate{}, err
+			}
+			c := identity.Candidate{Account: a, Emails: emails}
+			cache[id] = c
+			return c, nil
+		}
+		for _, p := range pairs {
+			if dismissed[identity.PairKey(p[0], p[1])] {
+				rep.Dismissed++
+				continue
+			}
+			a, err := load(p[0])
+			if err != nil {
+				return err
+			}
+			b, err := load(p[1])
+			if err != nil {
+				return err
+			}
+			rep.Pairs++
+			if score := identity.ScorePair(a, b); identity.Suggest(score) {
+				rep.Suggestions = append(rep.Suggestions, Suggestion{A: a.Account, B: b.Account, Score: score})
+			}
+		}
+		return nil
+	})
+	slices.SortStableFunc(rep.Suggestions, func(x, y Suggestion) int {
+		switch {
+		case x.Score.Value > y.Score.Value:
+			return -1
+		case x.Score.Value < y.Score.Value:
+			return 1
+		}
+		return compare(identity.PairKey(x.A.ID, x.B.ID), identity.PairKey(y.A.ID, y.B.ID))
+	})
+	return rep, err
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Dismiss records that two accounts are not the same person: the pair is
+// no longer suggested.
+func (s *Service) Dismiss(ctx context.Context, a, b, actor string) error {
+	if a == "" || b == "" || a == b {
+		return fmt.Errorf("%w: two different account ids are required", ErrInvalid)
+	}
+	return s.st.Update(ctx, func(tx store.Tx) error {
+		for _, id := range []string{a, b} {
+			if _, err := tx.Accounts().Get(ctx, id); err != nil {
+				return err
+			}
+		}
+		if err := tx.Duplicates().Dismiss(ctx, a, b, actor, s.now()); err != nil {
+			return err
+		}
+		return tx.Record(ctx, store.Event{Type: EventDuplicateDismissed, Actor: actor, AccountID: a,
+			Data: map[string]string{"account_a": a, "account_b": b}})
+	})
+}
+
+// Reindex recomputes the blocking keys of every account (after an upgrade
+// from a version without them).
+func (s *Service) Reindex(ctx context.Context) error {
+	return s.st.Update(ctx, func(tx store.Tx) error { return tx.Duplicates().Reindex(ctx) })
+}

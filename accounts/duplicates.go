@@ -2,8 +2,10 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
@@ -143,4 +145,99 @@ func (s *Service) Dismiss(ctx context.Context, a, b, actor string) error {
 // from a version without them).
 func (s *Service) Reindex(ctx context.Context) error {
 	return s.st.Update(ctx, func(tx store.Tx) error { return tx.Duplicates().Reindex(ctx) })
+}
+
+// AutoMergeConfig is the rule-based auto-merge policy (policies.auto_merge).
+// It is off by default: duplicates are only suggested.
+type AutoMergeConfig struct {
+	// Enabled turns the rule on.
+	Enabled bool `yaml:"enabled"`
+	// MinScore is the score at or above which a suggestion is merged
+	// (default 0.95, never below identity.DuplicateThreshold).
+	MinScore float64 `yaml:"min_score"`
+	// Require lists match fields that must all be among the matches, e.g.
+	// [ine] to merge only pairs sharing a national student id.
+	Require []string `yaml:"require"`
+}
+
+// Validate reports every problem, each prefixed with its key.
+func (c AutoMergeConfig) Validate() error {
+	var errs []error
+	if c.Enabled && (c.MinScore < identity.DuplicateThreshold || c.MinScore > 1) {
+		errs = append(errs, fmt.Errorf("min_score: must be between %.2f and 1, got %.2f", identity.DuplicateThreshold, c.MinScore))
+	}
+	for i, f := range c.Require {
+		if strings.TrimSpace(f) == "" {
+			errs = append(errs, fmt.Errorf("require[%d]: empty field name", i))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// qualifies reports whether a suggestion meets the rule.
+func (c AutoMergeConfig) qualifies(s Suggestion) bool {
+	if !c.Enabled || s.Score.Value < c.MinScore {
+		return false
+	}
+	matched := map[string]bool{}
+	for _, m := range s.Score.Matches {
+		if m.Conflict() {
+			return false
+		}
+		matched[m.Field] = true
+	}
+	for _, f := range c.Require {
+		if !matched[f] {
+			return false
+		}
+	}
+	return true
+}
+
+// SuggestSurvivor picks the account to keep in a pair: the one whose best
+// source ranks better under the precedence, then the older one.
+func SuggestSurvivor(p identity.Precedence, a, b identity.Account) (survivor, retired identity.Account) {
+	best := func(x identity.Account) int {
+		r := p.Rank("", "")
+		for field, src := range x.Provenance {
+			r = min(r, p.Rank(field, src))
+		}
+		return r
+	}
+	ra, rb := best(a), best(b)
+	if rb < ra || (rb == ra && b.CreatedAt.Before(a.CreatedAt)) {
+		return b, a
+	}
+	return a, b
+}
+
+// AutoMerge applies the auto-merge rule to the suggestions of one account
+// (accountID set) or of every account, and returns the merges it made. With
+// the rule off it does nothing.
+func (s *Service) AutoMerge(ctx context.Context, accountID string) ([]identity.MergeRecord, error) {
+	if !s.cfg.AutoMerge.Enabled {
+		return nil, nil
+	}
+	rep, err := s.Duplicates(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	var out []identity.MergeRecord
+	for _, sug := range rep.Suggestions {
+		if !s.cfg.AutoMerge.qualifies(sug) {
+			continue
+		}
+		survivor, retired := SuggestSurvivor(s.cfg.Precedence, sug.A, sug.B)
+		rec, err := s.Merge(ctx, MergeRequest{SurvivorID: survivor.ID, RetiredID: retired.ID, Reason: identity.MergeByRule,
+			Actor: "system:auto-merge", SurvivorVersion: survivor.Version, RetiredVersion: retired.Version})
+		var stale *StaleError
+		switch {
+		case errors.Is(err, ErrMergeConflict), errors.As(err, &stale):
+			continue // an earlier merge of this run changed one of them
+		case err != nil:
+			return out, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
 }

@@ -39,11 +39,14 @@ type Config struct {
 	// UndoWindow is how long after a merge it can be undone (default 30
 	// days).
 	UndoWindow time.Duration `yaml:"undo_window"`
+	// AutoMerge merges suggestions that meet a rule; off by default.
+	AutoMerge AutoMergeConfig `yaml:"auto_merge"`
 }
 
 // DefaultConfig is the built-in merge policy.
 func DefaultConfig() Config {
-	return Config{Precedence: identity.DefaultPrecedence(), UndoWindow: 30 * 24 * time.Hour}
+	return Config{Precedence: identity.DefaultPrecedence(), UndoWindow: 30 * 24 * time.Hour,
+		AutoMerge: AutoMergeConfig{MinScore: 0.95}}
 }
 
 // Validate reports every problem, each prefixed with its key.
@@ -55,6 +58,11 @@ func (c Config) Validate() error {
 	if err := c.Precedence.Validate(); err != nil {
 		for _, e := range unwrapAll(err) {
 			errs = append(errs, fmt.Errorf("source_precedence.%w", e))
+		}
+	}
+	for _, e := range unwrapAll(c.AutoMerge.Validate()) {
+		if e != nil {
+			errs = append(errs, fmt.Errorf("auto_merge.%w", e))
 		}
 	}
 	return errors.Join(errs...)

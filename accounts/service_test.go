@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -446,5 +447,34 @@ func TestDuplicates(t *testing.T) {
 			t.Fatalf("after the merge: %+v, %v", rep, err)
 		}
 		storetest.CheckInvariants(t, st)
+	})
+}
+
+func TestAutoMerge(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		cfg := accounts.DefaultConfig()
+		svc := accounts.New(st, cfg, discard())
+		uni, agency := seed000(t, st)
+		// Off by default: nothing happens.
+		if recs, err := svc.AutoMerge(ctx, ""); err != nil || len(recs) != 0 {
+			t.Fatalf("auto-merge off: %v, %v", recs, err)
+		}
+		// A rule requiring a national id does not fire on names alone.
+		cfg.AutoMerge = accounts.AutoMergeConfig{Enabled: true, MinScore: 0.8, Require: []string{"ine"}}
+		if recs, err := accounts.New(st, cfg, discard()).AutoMerge(ctx, ""); err != nil || len(recs) != 0 {
+			t.Fatalf("auto-merge requiring ine: %v, %v", recs, err)
+		}
+		// Without the requirement it merges, keeping the directory account
+		// (ldap:campus ranks before csv:*).
+		cfg.AutoMerge.Require = nil
+		recs, err := accounts.New(st, cfg, discard()).AutoMerge(ctx, agency.ID)
+		if err != nil || len(recs) != 1 || recs[0].SurvivorID != uni.ID || recs[0].Reason != identity.MergeByRule {
+			t.Fatalf("auto-merge: %+v, %v", recs, err)
+		}
+		storetest.CheckInvariants(t, st)
+		cfg.AutoMerge.MinScore = 0.1
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "auto_merge.min_score") {
+			t.Fatalf("Validate accepted min_score 0.1: %v", err)
+		}
 	})
 }

@@ -14,7 +14,7 @@ import (
 
 // newDuplicatesCmd builds canonid duplicates.
 func (c *cli) newDuplicatesCmd() *cobra.Command {
-	var asJSON, reindex bool
+	var asJSON, reindex, autoMerge bool
 	var accountID string
 	cmd := &cobra.Command{
 		Use:   "duplicates [--account ID] [--reindex]",
@@ -32,6 +32,15 @@ recomputes them all first (after upgrading from a version without them).`,
 				if reindex {
 					if err := svc.Reindex(ctx); err != nil {
 						return fmt.Errorf("duplicates: reindex: %w", err)
+					}
+				}
+				if autoMerge {
+					recs, err := svc.AutoMerge(ctx, accountID)
+					if err != nil {
+						return fmt.Errorf("duplicates: auto-merge: %w", err)
+					}
+					for _, r := range recs {
+						fmt.Fprintf(c.stderr, "auto-merged %s into %s (merge %s)\n", r.RetiredID, r.SurvivorID, r.ID)
 					}
 				}
 				rep, err := svc.Duplicates(ctx, accountID)
@@ -58,6 +67,7 @@ recomputes them all first (after upgrading from a version without them).`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object, as GET /api/v1/duplicates")
 	cmd.Flags().BoolVar(&reindex, "reindex", false, "recompute every account's blocking keys first")
+	cmd.Flags().BoolVar(&autoMerge, "auto-merge", false, "first merge the suggestions that meet policies.auto_merge (does nothing while it is disabled)")
 	cmd.Flags().StringVar(&accountID, "account", "", "only the candidates of this account `ID`")
 	return cmd
 }

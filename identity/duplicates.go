@@ -17,8 +17,10 @@ import (
 // "not a duplicate" decision was recorded under their PairKey.
 //
 // The same functions serve the incremental check, on every account write
-// (the keys of the written account, the other accounts holding them, a score
-// per pair), and the full run of `canonid duplicates`.
+// (the keys of the written account, the other accounts holding one of them
+// in a block of at most DefaultMaxBlock, a score per pair), and the full run
+// of `canonid duplicates`. All of them are pure and safe for concurrent use:
+// the pairs of a full run can be scored in parallel.
 
 // Candidate is what duplicate detection looks at for one account: the account
 // (names, birth date, Attributes such as ine or supann_ref_id) and its e-mail
@@ -72,9 +74,9 @@ type BlockingKey struct {
 // "name_birth:martin|1997-03-14".
 func (k BlockingKey) String() string { return string(k.Kind) + ":" + k.Value }
 
-// minEmailLocal is the shortest local part, in letters and digits once
-// folded, that makes a blocking key: shorter ones ("jb", "kim") are shared by
-// too many unrelated people.
+// minEmailLocal is the shortest local part, in characters once folded and
+// spaces aside, that makes a blocking key: shorter ones ("jb", "kim") are
+// shared by too many unrelated people.
 const minEmailLocal = 4
 
 // BlockingKeys returns the blocking keys of a candidate, deduplicated and
@@ -90,7 +92,7 @@ const minEmailLocal = 4
 //     "cavel franck", whatever their birth dates.
 //   - email_local: for every address, the local part without its "+tag",
 //     folded ("camille.martin+lms" gives "camille martin"); only when it
-//     holds at least 4 letters or digits and is not a role address
+//     holds at least 4 characters besides spaces and is not a role address
 //     (contact, admin, info, noreply, secretariat, accueil, ...: see
 //     isRoleLocal).
 //   - national_id: for the attributes ine, supann_ref_id, supann_etu_id and
@@ -321,8 +323,9 @@ const (
 //   - given names equal once folded: +0.2 ("given_name"); or one being
 //     initials ("J.", "J.-P.") or the first words of the other ("Jean" and
 //     "Jean-Pierre"): +0.1 ("given_name_compatible"); or, both being set,
-//     neither: −0.2 ("given_name_conflict"), so that twins and namesakes born
-//     the same day (family name and birth date, 0.65) are not suggested;
+//     neither: −0.2 ("given_name_conflict"), so that twins, and people who
+//     share a family name and a birthday (0.65 together), are not
+//     suggested;
 //   - birth dates equal: +0.3 ("birth_date"); both set and different: −0.3
 //     ("birth_date_conflict");
 //   - the same address on both sides, verified on at least one: +0.5
@@ -645,15 +648,19 @@ func PairKey(a, b string) string {
 // too common to tell anything, and expanding it would cost n²/2 scores.
 // Pairs in such a block still meet through their other keys. A maxBlock of
 // zero or less means DefaultMaxBlock.
+//
+// Blocks of one account give no pair: the caller may leave them out, and
+// the oversized ones, when it reads the blocks (HAVING count(*) BETWEEN 2
+// AND maxBlock), and so hold only the blocks that matter in memory.
 func Pairs(blocks map[string][]string, maxBlock int) [][2]string {
 	if maxBlock <= 0 {
 		maxBlock = DefaultMaxBlock
 	}
-	// An upper bound of the pairs, to allocate once: blocks with repeated
-	// ids give fewer.
+	// The pairs, counted to allocate once; blocks with repeated ids give
+	// fewer, oversized ones with repeated ids a few more.
 	capacity := 0
 	for _, block := range blocks {
-		if n := min(len(block), maxBlock); n >= 2 {
+		if n := len(block); n >= 2 && n <= maxBlock {
 			capacity += n * (n - 1) / 2
 		}
 	}

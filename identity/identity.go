@@ -239,6 +239,10 @@ type Moved struct {
 	// and after the merge.
 	FieldsBefore map[string]FieldValue `json:"fields_before,omitempty"`
 	FieldsAfter  map[string]FieldValue `json:"fields_after,omitempty"`
+	// ConsentsBefore and ConsentsAfter are the survivor's consents before
+	// and after the merge, when the merge changed them.
+	ConsentsBefore *Consents `json:"consents_before,omitempty"`
+	ConsentsAfter  *Consents `json:"consents_after,omitempty"`
 }
 
 // LinkKey identifies a link.

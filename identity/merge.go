@@ -190,6 +190,14 @@ func PlanMerge(survivor, retired Side, p Precedence) (Plan, error) {
 		})
 	}
 
+	// Consents: the latest charter acceptance survives, and of two
+	// directory choices the more private one.
+	if c := mergeConsents(s.Consents, r.Consents); !sameConsents(c, s.Consents) {
+		before, after := s.Consents, c
+		moved.ConsentsBefore, moved.ConsentsAfter = &before, &after
+		na.Consents = c
+	}
+
 	// Links.
 	for _, l := range sortedLinks(retired.Links) {
 		moved.Links = append(moved.Links, LinkKey{l.Source, l.ExternalID})
@@ -459,6 +467,14 @@ func PlanUndo(rec MergeRecord, survivor, retired Side) (Changes, error) {
 			conflict("survivor's %s source changed since the merge (%q -> %q)", f, a.Source, cur.Source)
 		default:
 			setField(&na, f, mv.FieldsBefore[f])
+		}
+	}
+
+	if mv.ConsentsAfter != nil && mv.ConsentsBefore != nil {
+		if !sameConsents(*mv.ConsentsAfter, s.Consents) {
+			conflict("survivor's consents (charter, directory) changed since the merge")
+		} else {
+			na.Consents = *mv.ConsentsBefore
 		}
 	}
 
@@ -741,4 +757,25 @@ func roleRank(r Role) int {
 		return 1
 	}
 	return 0
+}
+
+// mergeConsents combines the consents of survivor s and retired r: the later
+// charter acceptance, and the more private directory choice (a refusal on
+// either side wins over an acceptance; a choice wins over none).
+func mergeConsents(s, r Consents) Consents {
+	out := s
+	if r.CharterVersion != "" && (s.CharterVersion == "" || r.CharterAcceptedAt.After(s.CharterAcceptedAt)) {
+		out.CharterVersion, out.CharterAcceptedAt = r.CharterVersion, r.CharterAcceptedAt
+	}
+	if r.DirectoryVisible != nil && (s.DirectoryVisible == nil || !*r.DirectoryVisible) {
+		v := *r.DirectoryVisible
+		out.DirectoryVisible = &v
+	}
+	return out
+}
+
+func sameConsents(a, b Consents) bool {
+	sameChoice := (a.DirectoryVisible == nil) == (b.DirectoryVisible == nil) &&
+		(a.DirectoryVisible == nil || *a.DirectoryVisible == *b.DirectoryVisible)
+	return a.CharterVersion == b.CharterVersion && a.CharterAcceptedAt.Equal(b.CharterAcceptedAt) && sameChoice
 }

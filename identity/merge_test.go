@@ -1070,3 +1070,36 @@ func (w *world) assertSame(t *testing.T, other *world) {
 		t.Errorf("memberships:\nbefore %+v\nafter  %+v", a.members, b.members)
 	}
 }
+
+func TestMergeConsents(t *testing.T) {
+	yes, no := true, false
+	early, late := time.Date(2024, 9, 1, 8, 0, 0, 0, time.UTC), time.Date(2025, 9, 1, 8, 0, 0, 0, time.UTC)
+	survivor := Side{Account: Account{ID: "s", Status: StatusActive, Version: 3,
+		Consents: Consents{CharterVersion: "2024", CharterAcceptedAt: early, DirectoryVisible: &yes}}}
+	retired := Side{Account: Account{ID: "r", Status: StatusActive, Version: 1,
+		Consents: Consents{CharterVersion: "2025", CharterAcceptedAt: late, DirectoryVisible: &no}}}
+	plan, err := PlanMerge(survivor, retired, DefaultPrecedence())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := plan.Changes.Accounts[0].Consents
+	if got.CharterVersion != "2025" || !got.CharterAcceptedAt.Equal(late) || got.DirectoryVisible == nil || *got.DirectoryVisible {
+		t.Fatalf("merged consents: %+v", got)
+	}
+	// Undo gives the survivor its own consents back.
+	rec := MergeRecord{ID: "m", SurvivorID: "s", RetiredID: "r", Moved: plan.Moved}
+	merged := Side{Account: plan.Changes.Accounts[0]}
+	gone := Side{Account: plan.Changes.Accounts[1]}
+	ch, err := PlanUndo(rec, merged, gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back := ch.Accounts[0].Consents; back.CharterVersion != "2024" || back.DirectoryVisible == nil || !*back.DirectoryVisible {
+		t.Fatalf("consents after undo: %+v", back)
+	}
+	// A consent changed since the merge blocks the undo.
+	merged.Account.Consents.DirectoryVisible = &yes
+	if _, err := PlanUndo(rec, merged, gone); err == nil || !strings.Contains(err.Error(), "consents") {
+		t.Fatalf("undo after a consent change: %v", err)
+	}
+}

@@ -31,6 +31,7 @@ type server struct {
 	dir    string  // sqlite: the temporary directory of this run
 	base   string  // postgres: the DSN given
 	admin  *sql.DB // postgres: creates and drops the schemas
+	prefix string  // postgres: schema name prefix
 }
 
 // database is one fresh database, migrated by canonid's own Migrate, with a
@@ -100,7 +101,11 @@ func (s *server) fresh(ctx context.Context, p phase) (_ *database, err error) {
 	case "postgres":
 		var suffix [6]byte
 		_, _ = rand.Read(suffix[:])
-		db.name = "canonid_bench_" + hex.EncodeToString(suffix[:])
+		prefix := s.prefix
+		if prefix == "" {
+			prefix = "canonid_bench_"
+		}
+		db.name = prefix + hex.EncodeToString(suffix[:])
 		if _, err := s.admin.ExecContext(ctx, "CREATE SCHEMA "+db.name); err != nil {
 			return nil, fmt.Errorf("create schema %s: %w", db.name, err)
 		}

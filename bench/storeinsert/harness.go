@@ -89,7 +89,9 @@ type config struct {
 	N      int    // accounts per phase
 	Batch  int    // accounts per transaction in phases b and c
 	Phases []phase
-	Logger *slog.Logger
+	// SchemaPrefix names the PostgreSQL schemas (default canonid_bench_).
+	SchemaPrefix string
+	Logger       *slog.Logger
 	// Progress, if set, receives a line every ProgressEvery during a phase.
 	Progress      io.Writer
 	ProgressEvery time.Duration
@@ -167,6 +169,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
+	srv.prefix = cfg.SchemaPrefix
 	rep := &report{
 		GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), CPU: cpuModel(),

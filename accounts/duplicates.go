@@ -62,21 +62,35 @@ func (s *Service) Duplicates(ctx context.Context, accountID string) (DuplicateRe
 			}
 			pairs = identity.Pairs(blocks, identity.DefaultMaxBlock)
 		}
-		cache := map[string]identity.Candidate{}
+		// Load every candidate at once: one query per 500 accounts rather
+		// than two per account.
+		var ids []string
+		seen := map[string]bool{}
+		for _, p := range pairs {
+			for _, id := range p {
+				if !seen[id] && !dismissed[identity.PairKey(p[0], p[1])] {
+					seen[id] = true
+					ids = append(ids, id)
+				}
+			}
+		}
+		accs, err := tx.Accounts().GetMany(ctx, ids)
+		if err != nil {
+			return err
+		}
+		emails, err := tx.Emails().ListByAccounts(ctx, ids)
+		if err != nil {
+			return err
+		}
+		cache := make(map[string]identity.Candidate, len(accs))
+		for _, a := range accs {
+			cache[a.ID] = identity.Candidate{Account: a, Emails: emails[a.ID]}
+		}
 		load := func(id string) (identity.Candidate, error) {
-			if c, ok := cache[id]; ok {
-				return c, nil
+			c, ok := cache[id]
+			if !ok {
+				return c, fmt.Errorf("duplicates: account %s: %w", id, store.ErrNotFound)
 			}
-			a, err := tx.Accounts().Get(ctx, id)
-			if err != nil {
-				return identity.Candidate{}, err
-			}
-			emails, err := tx.Emails().ListByAccount(ctx, id)
-			if err != nil {
-				return identity.Candidate{}, err
-			}
-			c := identity.Candidate{Account: a, Emails: emails}
-			cache[id] = c
 			return c, nil
 		}
 		for _, p := range pairs {

@@ -121,6 +121,9 @@ type Accounts interface {
 	// CreatedAt/UpdatedAt to now when zero. ErrDuplicate on id or login.
 	Create(ctx context.Context, a *identity.Account) error
 	Get(ctx context.Context, id string) (identity.Account, error)
+	// GetMany returns the accounts with these ids that exist, in id order
+	// (a batch read; missing ids are left out).
+	GetMany(ctx context.Context, ids []string) ([]identity.Account, error)
 	// GetByLogin finds an account by normalised login.
 	GetByLogin(ctx context.Context, login string) (identity.Account, error)
 	// Update writes a if its Version is still the stored one, then
@@ -166,6 +169,9 @@ type Emails interface {
 	// FindVerified returns the one verified row of an address.
 	FindVerified(ctx context.Context, address string) (identity.Email, error)
 	ListByAccount(ctx context.Context, accountID string) ([]identity.Email, error)
+	// ListByAccounts returns the e-mails of several accounts, by account
+	// (a batch read).
+	ListByAccounts(ctx context.Context, accountIDs []string) (map[string][]identity.Email, error)
 	// Update writes the flags of an existing (account, address) row.
 	Update(ctx context.Context, e *identity.Email) error
 	Delete(ctx context.Context, accountID, address string) error

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -66,6 +67,26 @@ func (r accounts) Create(ctx context.Context, a *identity.Account) error {
 func (r accounts) Get(ctx context.Context, id string) (identity.Account, error) {
 	a, err := scanAccount(r.t.tx.QueryRowContext(ctx, r.t.rebind("SELECT "+accountCols+" FROM accounts WHERE id = ?"+r.t.forUpdate()), id))
 	return a, r.t.oneRow(err, "account "+id)
+}
+
+// batchSize bounds the ids of one IN list (SQLite allows 32766 variables).
+const batchSize = 500
+
+func (r accounts) GetMany(ctx context.Context, ids []string) ([]identity.Account, error) {
+	var out []identity.Account
+	for chunk := range slices.Chunk(ids, batchSize) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		got, err := scanAccounts(r.t.query(ctx, "SELECT "+accountCols+" FROM accounts WHERE id IN ("+placeholders(len(chunk))+")", args...))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	slices.SortFunc(out, func(a, b identity.Account) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
 }
 
 func (r accounts) GetByLogin(ctx context.Context, login string) (identity.Account, error) {

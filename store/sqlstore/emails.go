@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/canonid/canonid/identity"
@@ -52,6 +53,25 @@ func (r emails) FindVerified(ctx context.Context, address string) (identity.Emai
 
 func (r emails) ListByAccount(ctx context.Context, accountID string) ([]identity.Email, error) {
 	return scanEmails(r.t.query(ctx, "SELECT "+emailCols+" FROM emails WHERE account_id = ? ORDER BY is_primary DESC, address", accountID))
+}
+
+func (r emails) ListByAccounts(ctx context.Context, accountIDs []string) (map[string][]identity.Email, error) {
+	out := make(map[string][]identity.Email, len(accountIDs))
+	for chunk := range slices.Chunk(accountIDs, batchSize) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		got, err := scanEmails(r.t.query(ctx, "SELECT "+emailCols+" FROM emails WHERE account_id IN ("+placeholders(len(chunk))+
+			") ORDER BY account_id, is_primary DESC, address", args...))
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range got {
+			out[e.AccountID] = append(out[e.AccountID], e)
+		}
+	}
+	return out, nil
 }
 
 func (r emails) Update(ctx context.Context, e *identity.Email) error {

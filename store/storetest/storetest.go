@@ -64,6 +64,7 @@ func Run(t *testing.T, open Opener, opts Options) {
 		{"ConcurrentClosures", testNoLostUpdate},
 		{"Invariants", testInvariants},
 		{"Duplicates", testDuplicates},
+		{"BatchReads", testBatchReads},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

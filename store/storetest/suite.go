@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -908,4 +909,35 @@ func sortedPair(a, b string) []string {
 		a, b = b, a
 	}
 	return []string{a, b}
+}
+
+// testBatchReads: GetMany and ListByAccounts return what the single reads
+// do, across batch boundaries.
+func testBatchReads(t *testing.T, st store.Store, _ Options) {
+	var ids []string
+	update(t, st, func(tx store.Tx) error {
+		for i := range 620 {
+			a := identity.Account{Status: identity.StatusActive, GivenName: "N", FamilyName: sprintf("F%d", i)}
+			if err := tx.Accounts().Create(ctx, &a); err != nil {
+				return err
+			}
+			ids = append(ids, a.ID)
+			if i%2 == 0 {
+				if err := tx.Emails().Add(ctx, &identity.Email{AccountID: a.ID, Address: sprintf("n%d@example.org", i), Verified: true}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	got := view(t, st, func(tx store.Tx) ([]identity.Account, error) {
+		return tx.Accounts().GetMany(ctx, append(slices.Clone(ids), "missing"))
+	})
+	if len(got) != len(ids) || !slices.IsSortedFunc(got, func(a, b identity.Account) int { return strings.Compare(a.ID, b.ID) }) {
+		t.Fatalf("GetMany returned %d accounts (sorted: %t), want %d sorted", len(got), slices.IsSortedFunc(got, func(a, b identity.Account) int { return strings.Compare(a.ID, b.ID) }), len(ids))
+	}
+	emails := view(t, st, func(tx store.Tx) (map[string][]identity.Email, error) { return tx.Emails().ListByAccounts(ctx, ids) })
+	if len(emails) != 310 || len(emails[ids[0]]) != 1 || len(emails[ids[1]]) != 0 {
+		t.Fatalf("ListByAccounts: %d accounts with e-mails", len(emails))
+	}
 }

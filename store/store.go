@@ -105,6 +105,7 @@ type Tx interface {
 	Outbox() OutboxReader
 	APITokens() APITokens
 	Duplicates() Duplicates
+	SyncStates() SyncStates
 	// Record appends ev to the audit log and to the outbox of this
 	// transaction. Every transaction that changes data must record at
 	// least one event.
@@ -133,6 +134,11 @@ type Accounts interface {
 	Resolve(ctx context.Context, id string) (identity.Account, error)
 	// List returns accounts ordered by id after q.After, at most q.Limit.
 	List(ctx context.Context, q AccountQuery) ([]identity.Account, error)
+	// Lookup finds the live accounts holding lookup keys of this kind
+	// (identity.LookupKeys), for every value given in its normalised form
+	// (identity.LookupValue): value -> account ids, sorted. Values no
+	// account holds are left out. It sees the transaction's own writes.
+	Lookup(ctx context.Context, kind identity.LookupKind, values []string) (map[string][]string, error)
 }
 
 // AccountQuery selects accounts for List.
@@ -153,6 +159,12 @@ type Links interface {
 	// Create inserts l. ErrDuplicate when (source, external id) is owned.
 	Create(ctx context.Context, l *identity.Link) error
 	Get(ctx context.Context, source, externalID string) (identity.Link, error)
+	// GetMany returns the links of source with these external ids that
+	// exist, by external id (a batch read).
+	GetMany(ctx context.Context, source string, externalIDs []string) (map[string]identity.Link, error)
+	// ListBySource returns the links of source ordered by external id,
+	// after the cursor after, at most limit (0 means 1000).
+	ListBySource(ctx context.Context, source, after string, limit int) ([]identity.Link, error)
 	ListByAccount(ctx context.Context, accountID string) ([]identity.Link, error)
 	// Update writes the status, attributes and owner of an existing link.
 	Update(ctx context.Context, l *identity.Link) error
@@ -367,6 +379,56 @@ type Duplicates interface {
 	Dismiss(ctx context.Context, a, b, actor string, at time.Time) error
 	// Dismissed returns the dismissed pairs, each as identity.PairKey.
 	Dismissed(ctx context.Context) (map[string]bool, error)
+}
+
+// SyncState is a connector's bookkeeping between runs.
+type SyncState struct {
+	Connector string
+	// Mark is where the next incremental sync resumes, as the connector
+	// encodes it (JSON), or nil.
+	Mark []byte
+	// LastFullAt is when the last full sync finished, zero if never.
+	LastFullAt time.Time
+	// LastRunAt is when the last sync finished, zero if never.
+	LastRunAt time.Time
+	// LastResult is the last run's summary (JSON), or nil.
+	LastResult []byte
+	// LeaseOwner holds the connector's lease until LeaseUntil; empty when
+	// nobody does.
+	LeaseOwner string
+	LeaseUntil time.Time
+}
+
+// LeaseHeldError is returned by SyncStates.Acquire when another owner holds
+// the lease. It matches ErrConflict with errors.Is.
+type LeaseHeldError struct {
+	Connector string
+	Owner     string
+	Until     time.Time
+}
+
+func (e *LeaseHeldError) Error() string {
+	return fmt.Sprintf("connector %s is being synced by %s (lease until %s)", e.Connector, e.Owner, e.Until.UTC().Format(time.RFC3339))
+}
+
+// Is makes a LeaseHeldError match ErrConflict.
+func (e *LeaseHeldError) Is(target error) bool { return target == ErrConflict }
+
+// SyncStates stores connector bookkeeping. Its writes are not changes to
+// identities: they need no event (a sync records events for what it
+// changes, and one for the run).
+type SyncStates interface {
+	// Get returns the connector's state; a connector never synced has
+	// the zero state (with Connector set) and no error.
+	Get(ctx context.Context, connector string) (SyncState, error)
+	// Acquire gives owner the connector's lease until until, if nobody
+	// holds it at now or owner already does; otherwise *LeaseHeldError.
+	Acquire(ctx context.Context, connector, owner string, now, until time.Time) (SyncState, error)
+	// Release ends owner's lease; releasing a lease one does not hold
+	// does nothing.
+	Release(ctx context.Context, connector, owner string) error
+	// Save writes the mark, times and result of s (not the lease).
+	Save(ctx context.Context, s *SyncState) error
 }
 
 // Config selects and configures the database.

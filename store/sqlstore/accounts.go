@@ -225,3 +225,34 @@ func escapeLike(s string) string {
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
+
+func (r accounts) Lookup(ctx context.Context, kind identity.LookupKind, values []string) (map[string][]string, error) {
+	// Keys are kept at commit; bring those of this transaction's writes up
+	// to date first, so that the lookup sees them.
+	if !r.t.readOnly {
+		if err := r.t.reindexDirty(ctx); err != nil {
+			return nil, err
+		}
+	}
+	out := map[string][]string{}
+	for chunk := range slices.Chunk(values, batchSize) {
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, string(kind))
+		for _, v := range chunk {
+			args = append(args, v)
+		}
+		rows, err := r.t.query(ctx, "SELECT value, account_id FROM lookup_keys WHERE kind = ? AND value IN ("+placeholders(len(chunk))+") ORDER BY value, account_id", args...)
+		pairs, err := scanAll(rows, err, func(r *sqlRows) ([2]string, error) {
+			var p [2]string
+			err := r.Scan(&p[0], &p[1])
+			return p, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range pairs {
+			out[p[0]] = append(out[p[0]], p[1])
+		}
+	}
+	return out, nil
+}

@@ -36,29 +36,103 @@ func (t *tx) reindexDirty(ctx context.Context) error {
 	return nil
 }
 
-// reindex rewrites one account's blocking keys: none for a merged account.
-// Keys are derived data, so the writes do not count as a change needing an
-// event.
+// reindex brings one account's derived keys up to date: its blocking keys
+// (identity.BlockingKeys) and lookup keys (identity.LookupKeys), none for a
+// merged account. Only the keys that changed are written. Keys are derived
+// data, so the writes do not count as a change needing an event.
 func (t *tx) reindex(ctx context.Context, id string) error {
 	a, err := scanAccount(t.tx.QueryRowContext(ctx, t.rebind("SELECT "+accountCols+" FROM accounts WHERE id = ?"), id))
 	if err = t.oneRow(err, "account "+id); err != nil {
 		return err
 	}
-	var keys []identity.BlockingKey
+	var blocking []string
+	var lookup [][2]string
 	if a.Status.Live() {
 		emails, err := scanEmails(t.query(ctx, "SELECT "+emailCols+" FROM emails WHERE account_id = ?", id))
 		if err != nil {
 			return err
 		}
-		keys = identity.BlockingKeys(identity.Candidate{Account: a, Emails: emails})
-	}
-	if _, err := t.tx.ExecContext(ctx, t.rebind("DELETE FROM blocking_keys WHERE account_id = ?"), id); err != nil {
-		return t.translate(err)
-	}
-	for _, k := range keys {
-		if _, err := t.tx.ExecContext(ctx, t.rebind("INSERT INTO blocking_keys (key, account_id) VALUES (?, ?)"), k.String(), id); err != nil {
-			return t.translate(err)
+		c := identity.Candidate{Account: a, Emails: emails}
+		for _, k := range identity.BlockingKeys(c) {
+			blocking = append(blocking, k.String())
 		}
+		for _, k := range identity.LookupKeys(c) {
+			lookup = append(lookup, [2]string{string(k.Kind), k.Value})
+		}
+	}
+	rows, err := t.query(ctx, "SELECT key FROM blocking_keys WHERE account_id = ?", id)
+	oldBlocking, err := scanAll(rows, err, func(r *sqlRows) (string, error) {
+		var k string
+		err := r.Scan(&k)
+		return k, err
+	})
+	if err != nil {
+		return err
+	}
+	rows, err = t.query(ctx, "SELECT kind, value FROM lookup_keys WHERE account_id = ?", id)
+	oldLookup, err := scanAll(rows, err, func(r *sqlRows) ([2]string, error) {
+		var k [2]string
+		err := r.Scan(&k[0], &k[1])
+		return k, err
+	})
+	if err != nil {
+		return err
+	}
+	gone, added := diffKeys(oldBlocking, blocking)
+	for _, k := range gone {
+		if err := t.rawExec(ctx, "DELETE FROM blocking_keys WHERE key = ? AND account_id = ?", k, id); err != nil {
+			return err
+		}
+	}
+	for _, k := range added {
+		if err := t.rawExec(ctx, "INSERT INTO blocking_keys (key, account_id) VALUES (?, ?)", k, id); err != nil {
+			return err
+		}
+	}
+	goneL, addedL := diffKeys(oldLookup, lookup)
+	for _, k := range goneL {
+		if err := t.rawExec(ctx, "DELETE FROM lookup_keys WHERE kind = ? AND value = ? AND account_id = ?", k[0], k[1], id); err != nil {
+			return err
+		}
+	}
+	for _, k := range addedL {
+		if err := t.rawExec(ctx, "INSERT INTO lookup_keys (kind, value, account_id) VALUES (?, ?, ?)", k[0], k[1], id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// diffKeys returns the keys of old missing from cur and those of cur
+// missing from old.
+func diffKeys[K comparable](old, cur []K) (gone, added []K) {
+	have := make(map[K]bool, len(old))
+	for _, k := range old {
+		have[k] = true
+	}
+	want := make(map[K]bool, len(cur))
+	for _, k := range cur {
+		want[k] = true
+		if !have[k] {
+			added = append(added, k)
+		}
+	}
+	for _, k := range old {
+		if !want[k] {
+			gone = append(gone, k)
+		}
+	}
+	return gone, added
+}
+
+// rawExec runs a write of derived or bookkeeping data: it does not mark
+// the transaction changed, so it needs no event of its own.
+func (t *tx) rawExec(ctx context.Context, q string, args ...any) error {
+	if t.readOnly {
+		return store.ErrReadOnly
+	}
+	if _, err := t.tx.ExecContext(ctx, t.rebind(q), args...); err != nil {
+		return t.translate(err)
 	}
 	return nil
 }

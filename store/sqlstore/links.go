@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/canonid/canonid/identity"
 )
@@ -65,4 +66,30 @@ func (r links) Update(ctx context.Context, l *identity.Link) error {
 
 func (r links) Delete(ctx context.Context, source, externalID string) error {
 	return r.t.execOne(ctx, "link "+source+"/"+externalID, `DELETE FROM links WHERE source = ? AND external_id = ?`, source, externalID)
+}
+
+func (r links) GetMany(ctx context.Context, source string, externalIDs []string) (map[string]identity.Link, error) {
+	out := make(map[string]identity.Link, len(externalIDs))
+	for chunk := range slices.Chunk(externalIDs, batchSize) {
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, source)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		got, err := scanLinks(r.t.query(ctx, "SELECT "+linkCols+" FROM links WHERE source = ? AND external_id IN ("+placeholders(len(chunk))+")", args...))
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range got {
+			out[l.ExternalID] = l
+		}
+	}
+	return out, nil
+}
+
+func (r links) ListBySource(ctx context.Context, source, after string, limit int) ([]identity.Link, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	return scanLinks(r.t.query(ctx, "SELECT "+linkCols+" FROM links WHERE source = ? AND external_id > ? ORDER BY external_id LIMIT ?", source, after, limit))
 }

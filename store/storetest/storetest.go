@@ -65,6 +65,9 @@ func Run(t *testing.T, open Opener, opts Options) {
 		{"Invariants", testInvariants},
 		{"Duplicates", testDuplicates},
 		{"BatchReads", testBatchReads},
+		{"LinksBySource", testLinksBySource},
+		{"Lookup", testLookup},
+		{"SyncStates", testSyncStates},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,6 +19,18 @@ const (
 	EventOrgUpserted      = "org.upserted"
 	EventMembershipAdded  = "membership.added"
 	EventMembershipValid  = "membership.validated"
+	// EventAccountLinked: an identity at a source was linked to an
+	// existing account (correlation).
+	EventAccountLinked = "account.linked"
+	// EventLinkGone: the source no longer reports a linked identity.
+	EventLinkGone = "link.gone"
+	// EventLinkUpdated: the source's snapshot of a linked identity changed
+	// (a rename), not the account.
+	EventLinkUpdated = "link.updated"
+	// EventLinkRestored: a gone identity is back at its source.
+	EventLinkRestored = "link.restored"
+	// EventConnectorSynced closes a connector run, with its summary.
+	EventConnectorSynced = "connector.synced"
 )
 
 // MergeEventData is the payload of account.merged and account.unmerged.

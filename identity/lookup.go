@@ -31,6 +31,11 @@ const (
 	LookupNameBirthDate LookupKind = "name_birth_date"
 )
 
+// LookupLogin matches an account's login. It is not a stored lookup key:
+// logins are unique among all accounts, merged ones included, and are looked
+// up in the accounts themselves. LookupKinds leaves it out.
+const LookupLogin LookupKind = "login"
+
 // AttrEPPN is the attribute holding the eduPersonPrincipalName.
 const AttrEPPN = "eppn"
 
@@ -58,6 +63,8 @@ func LookupValue(k LookupKind, raw string) string {
 		return NormalizeEmail(raw)
 	case LookupINE, LookupEtuID, LookupEmpID, LookupRefID:
 		return nationalIDValue(raw)
+	case LookupLogin:
+		return NormalizeLogin(raw)
 	}
 	return ""
 }

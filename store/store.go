@@ -138,6 +138,8 @@ type Accounts interface {
 	// (identity.LookupKeys), for every value given in its normalised form
 	// (identity.LookupValue): value -> account ids, sorted. Values no
 	// account holds are left out. It sees the transaction's own writes.
+	// Kind identity.LookupLogin finds the account holding a login, merged
+	// or not.
 	Lookup(ctx context.Context, kind identity.LookupKind, values []string) (map[string][]string, error)
 }
 

@@ -236,12 +236,17 @@ func (r accounts) Lookup(ctx context.Context, kind identity.LookupKind, values [
 	}
 	out := map[string][]string{}
 	for chunk := range slices.Chunk(values, batchSize) {
+		q := "SELECT value, account_id FROM lookup_keys WHERE kind = ? AND value IN (" + placeholders(len(chunk)) + ") ORDER BY value, account_id"
 		args := make([]any, 0, len(chunk)+1)
-		args = append(args, string(kind))
+		if kind == identity.LookupLogin {
+			q = "SELECT login, id FROM accounts WHERE login IN (" + placeholders(len(chunk)) + ")"
+		} else {
+			args = append(args, string(kind))
+		}
 		for _, v := range chunk {
 			args = append(args, v)
 		}
-		rows, err := r.t.query(ctx, "SELECT value, account_id FROM lookup_keys WHERE kind = ? AND value IN ("+placeholders(len(chunk))+") ORDER BY value, account_id", args...)
+		rows, err := r.t.query(ctx, q, args...)
 		pairs, err := scanAll(rows, err, func(r *sqlRows) ([2]string, error) {
 			var p [2]string
 			err := r.Scan(&p[0], &p[1])

@@ -81,6 +81,7 @@ func testLookup(t *testing.T, st store.Store, _ Options) {
 		{identity.LookupINE, "0123456789A"},
 		{identity.LookupRecoveryEmail, "camille@perso.example"},
 		{identity.LookupNameBirthDate, "martin|camille|1999-04-12"},
+		{identity.LookupLogin, "camille"},
 	} {
 		if got := lookup(c.kind, c.value, "other"); len(got) != 1 || !slices.Equal(got[c.value], []string{a.ID}) {
 			t.Errorf("Lookup(%s, %q) = %v", c.kind, c.value, got)

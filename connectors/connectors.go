@@ -18,9 +18,10 @@ type Entry struct {
 	// identity: an LDAP entryUUID, a file's row key. Links are keyed by
 	// it, so a renamed LDAP entry keeps its account.
 	ExternalID string
-	// Name locates the entry for people reading a report: an LDAP DN, a
-	// file's "line 12".
+	// Name locates the entry for people reading a report: an LDAP DN.
 	Name string
+	// Line is the entry's line in a file source (1-based), 0 otherwise.
+	Line int
 	// Attributes are the source's own attributes, as the source spells
 	// their names (mapping looks them up case-insensitively).
 	Attributes map[string][]string

@@ -1,0 +1,1054 @@
+// Package ingest turns what connectors read into canonical accounts. Each
+// entry is mapped to canonical fields (package mapping), then matched with
+// the account that already holds its identity (its link), or correlated with
+// an existing account by its verified e-mail or identifiers, or else given a
+// new account. Entries are applied in batches, one transaction per batch,
+// each change with its audit and outbox event. After a complete listing, or
+// from a presence scan, the identities the source no longer holds are marked
+// gone, and accounts left with no identity are suspended.
+//
+// The campus LDAP sync and the file imports both run through it.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/canonid/canonid/connectors"
+	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/mapping"
+	"github.com/canonid/canonid/store"
+)
+
+// DefaultBatchSize is how many entries one transaction applies.
+const DefaultBatchSize = 500
+
+// Source describes where entries come from and how they map.
+type Source struct {
+	// Name is the links' source, e.g. "ldap:campus", "csv:ars-occitanie".
+	Name    string
+	Mapping *mapping.Mapping
+	Config  Config
+	// KeepName stores each entry's Name (an LDAP DN) in its link, so that a
+	// rename shows as an update. File sources leave it off: a row's line
+	// number is not part of the identity.
+	KeepName bool
+}
+
+// Summary is what a run did. Its JSON form is the last line of
+// `canonid sync --json` and `canonid import --json`.
+type Summary struct {
+	Created   int          `json:"created"`
+	Updated   int          `json:"updated"`
+	Unchanged int          `json:"unchanged"`
+	Linked    int          `json:"linked"`
+	Gone      int          `json:"gone"`
+	Errors    []EntryError `json:"errors"`
+}
+
+// EntryError is one entry that could not be applied, located by its file
+// line or its DN.
+type EntryError struct {
+	Line   int    `json:"line,omitempty"`
+	DN     string `json:"dn,omitempty"`
+	Field  string `json:"field,omitempty"`
+	Value  string `json:"value,omitempty"`
+	Reason string `json:"reason"`
+}
+
+func (e EntryError) String() string {
+	var b strings.Builder
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d", e.Line)
+	} else {
+		b.WriteString(e.DN)
+	}
+	if e.Field != "" {
+		fmt.Fprintf(&b, ": %s", e.Field)
+		if e.Value != "" {
+			fmt.Fprintf(&b, " %q", e.Value)
+		}
+	}
+	fmt.Fprintf(&b, ": %s", e.Reason)
+	return b.String()
+}
+
+// Change is one planned change, reported to Options.Diff: the dry-run diff.
+type Change struct {
+	// Op is create, update, link, restore, gone or suspend.
+	Op        string
+	Entry     string // DN or "line N"; the external id for gone
+	AccountID string // the account concerned; empty for create
+	By        identity.LookupKind
+	Fields    []FieldChange
+}
+
+// FieldChange is one field's old and new value.
+type FieldChange struct {
+	Field string
+	Old   string
+	New   string
+}
+
+func (c Change) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-8s %s", c.Op, c.Entry)
+	if c.AccountID != "" {
+		fmt.Fprintf(&b, " account %s", c.AccountID)
+	}
+	if c.By != "" {
+		fmt.Fprintf(&b, " (by %s)", c.By)
+	}
+	for _, f := range c.Fields {
+		fmt.Fprintf(&b, "\n         %s: %q -> %q", f.Field, f.Old, f.New)
+	}
+	return b.String()
+}
+
+// Options tune one run.
+type Options struct {
+	// DryRun plans every change and reports it to Diff, writing nothing.
+	DryRun bool
+	// Actor is recorded on every event, e.g. "connector:campus".
+	Actor string
+	// Diff, when set, receives every planned change.
+	Diff func(Change)
+	// Progress, when set, is called after each batch with the number of
+	// entries handled so far.
+	Progress func(done int)
+	// BatchSize is the number of entries per transaction;
+	// DefaultBatchSize when zero.
+	BatchSize int
+	// TrackSeen keeps the external id of every entry handled, for
+	// MarkGone after a complete listing.
+	TrackSeen bool
+	// AfterCommit, when set, is called with the accounts a batch created,
+	// linked or updated, after it committed (auto-merge hook). Its error is
+	// logged, not returned.
+	AfterCommit func(ctx context.Context, accountIDs []string) error
+}
+
+// Ingester applies one source's entries to a store.
+type Ingester struct {
+	st   store.Store
+	src  Source
+	prec identity.Precedence
+	log  *slog.Logger
+	now  func() time.Time
+}
+
+// New returns an Ingester for src writing to st, ranking values by prec.
+func New(st store.Store, src Source, prec identity.Precedence, log *slog.Logger) *Ingester {
+	src.Config = src.Config.WithDefaults()
+	return &Ingester{st: st, src: src, prec: prec, log: log, now: time.Now}
+}
+
+// SetClock replaces the clock (tests).
+func (in *Ingester) SetClock(now func() time.Time) { in.now = now }
+
+// Run is one pass over a source: entries are added one by one and applied a
+// batch at a time. A Run is used from one goroutine.
+type Run struct {
+	in      *Ingester
+	opts    Options
+	pending []connectors.Entry
+	seen    map[string]struct{}
+	done    int
+	sum     Summary
+	// claimed are the e-mail addresses and logins this run gave to
+	// accounts, so that a dry run, which writes nothing, still sees them.
+	claimedEmail map[string]string
+	claimedLogin map[string]string
+}
+
+// Start begins a run.
+func (in *Ingester) Start(opts Options) *Run {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.Actor == "" {
+		opts.Actor = "connector:" + in.src.Name
+	}
+	r := &Run{in: in, opts: opts, claimedEmail: map[string]string{}, claimedLogin: map[string]string{}}
+	if opts.TrackSeen {
+		r.seen = map[string]struct{}{}
+	}
+	return r
+}
+
+// Summary returns what the run did so far.
+func (r *Run) Summary() Summary {
+	s := r.sum
+	s.Errors = slices.Clone(r.sum.Errors)
+	if s.Errors == nil {
+		s.Errors = []EntryError{}
+	}
+	return s
+}
+
+// Add queues an entry, applying the batch when it is full.
+func (r *Run) Add(ctx context.Context, e connectors.Entry) error {
+	if r.seen != nil {
+		r.seen[e.ExternalID] = struct{}{}
+	}
+	r.pending = append(r.pending, e)
+	if len(r.pending) >= r.opts.BatchSize {
+		return r.Flush(ctx)
+	}
+	return nil
+}
+
+// Flush applies the queued entries.
+func (r *Run) Flush(ctx context.Context) error {
+	if len(r.pending) == 0 {
+		return nil
+	}
+	batch := r.pending
+	r.pending = nil
+	var acts []action
+	run := func(tx store.Tx) error {
+		var err error
+		acts, err = r.plan(ctx, tx, batch)
+		if err != nil || r.opts.DryRun {
+			return err
+		}
+		return r.apply(ctx, tx, acts)
+	}
+	var err error
+	if r.opts.DryRun {
+		err = r.in.st.View(ctx, run)
+	} else {
+		err = r.in.st.Update(ctx, run)
+	}
+	if err != nil {
+		return fmt.Errorf("apply %d entries (first %s): %w", len(batch), locate(batch[0]), err)
+	}
+	var touched []string
+	for _, a := range acts {
+		r.count(a)
+		if a.kind != actError && a.kind != actUnchanged && a.accountID != "" {
+			touched = append(touched, a.accountID)
+		}
+	}
+	r.done += len(batch)
+	if r.opts.Progress != nil {
+		r.opts.Progress(r.done)
+	}
+	if r.opts.AfterCommit != nil && !r.opts.DryRun && len(touched) > 0 {
+		if err := r.opts.AfterCommit(ctx, touched); err != nil {
+			r.in.log.WarnContext(ctx, "after-commit hook failed", "source", r.in.src.Name, "err", err)
+		}
+	}
+	return nil
+}
+
+func (r *Run) count(a action) {
+	switch a.kind {
+	case actCreate:
+		r.sum.Created++
+	case actLink:
+		r.sum.Linked++
+	case actUpdate, actRestore:
+		r.sum.Updated++
+	case actUnchanged:
+		r.sum.Unchanged++
+	case actError:
+		r.sum.Errors = append(r.sum.Errors, a.errs...)
+	}
+	if r.opts.Diff != nil && a.kind != actUnchanged && a.kind != actError {
+		r.opts.Diff(a.change())
+	}
+}
+
+// locate names an entry in errors: its line or its DN.
+func locate(e connectors.Entry) string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d", e.Line)
+	}
+	return e.Name
+}
+
+func entryError(e connectors.Entry, field, value, reason string) EntryError {
+	ee := EntryError{Field: field, Value: value, Reason: reason}
+	if e.Line > 0 {
+		ee.Line = e.Line
+	} else {
+		ee.DN = e.Name
+	}
+	return ee
+}
+
+type actionKind int
+
+const (
+	actPending actionKind = iota // not decided yet: unlinked
+	actUnchanged
+	actCreate
+	actLink
+	actUpdate
+	actRestore
+	actError
+)
+
+var actionOps = map[actionKind]string{actCreate: "create", actLink: "link", actUpdate: "update", actRestore: "restore"}
+
+// action is what the plan decided for one entry.
+type action struct {
+	kind      actionKind
+	entry     connectors.Entry
+	res       mapping.Result
+	errs      []EntryError
+	link      identity.Link // the existing link, for update and restore
+	hasLink   bool
+	accountID string
+	by        identity.LookupKind
+	before    identity.Account // the account as read (zero for create)
+	after     identity.Account // the account to write
+	emails    []identity.Email // the account's addresses as read
+	fields    []FieldChange
+	emailOps  emailOps
+	member    bool // add the org membership
+	reactive  bool // reactivate an account the source's departure suspended
+}
+
+func (a action) change() Change {
+	c := Change{Op: actionOps[a.kind], Entry: locate(a.entry), AccountID: a.accountID, By: a.by, Fields: a.fields}
+	if a.kind == actCreate {
+		c.AccountID = ""
+	}
+	return c
+}
+
+// emailOps are the writes that give an account the source's address.
+type emailOps struct {
+	address  string
+	add      bool             // insert address (verified, primary)
+	update   bool             // mark the existing row verified and primary
+	unset    []identity.Email // other primary rows to demote first
+	drop     []identity.Email // rows of this source for addresses it no longer gives
+	existing identity.Email
+}
+
+func (o emailOps) any() bool { return o.add || o.update || len(o.unset) > 0 || len(o.drop) > 0 }
+
+// Link snapshot keys that are not source attributes.
+const (
+	snapName          = "_name"
+	snapSuspendedFrom = "_suspended_from"
+)
+
+// snapshot is what a link keeps of an entry.
+func (in *Ingester) snapshot(e connectors.Entry) map[string][]string {
+	s := make(map[string][]string, len(e.Attributes)+1)
+	for k, v := range e.Attributes {
+		s[k] = v
+	}
+	if in.src.KeepName && e.Name != "" {
+		s[snapName] = []string{e.Name}
+	}
+	return s
+}
+
+func sameSnapshot(a, b map[string][]string) bool {
+	return maps.EqualFunc(a, b, func(x, y []string) bool { return slices.Equal(x, y) })
+}
+
+// plan decides, reading only, what to do with each entry of a batch.
+func (r *Run) plan(ctx context.Context, tx store.Tx, batch []connectors.Entry) ([]action, error) {
+	in := r.in
+	acts := make([]action, len(batch))
+	ids := make([]string, 0, len(batch))
+	for i, e := range batch {
+		a := &acts[i]
+		a.entry = e
+		if e.ExternalID == "" {
+			a.kind, a.errs = actError, []EntryError{entryError(e, "", "", "the entry has no external id")}
+			continue
+		}
+		res, err := in.src.Mapping.Apply(mapping.Record(e.Attributes))
+		if err != nil {
+			a.kind = actError
+			var fe mapping.Errors
+			if errors.As(err, &fe) {
+				for _, f := range fe {
+					a.errs = append(a.errs, entryError(e, f.Field, f.Value, mapReason(f)))
+				}
+			} else {
+				a.errs = []EntryError{entryError(e, "", "", err.Error())}
+			}
+			continue
+		}
+		a.res = res
+		ids = append(ids, e.ExternalID)
+	}
+	links, err := tx.Links().GetMany(ctx, in.src.Name, ids)
+	if err != nil {
+		return nil, err
+	}
+	// Entries already linked: unchanged ones stop here.
+	var accountIDs []string
+	var unlinked []*action
+	for i := range acts {
+		a := &acts[i]
+		if a.kind == actError {
+			continue
+		}
+		l, ok := links[a.entry.ExternalID]
+		if !ok {
+			unlinked = append(unlinked, a)
+			continue
+		}
+		a.link, a.hasLink, a.accountID = l, true, l.AccountID
+		if l.Status == identity.LinkActive && sameSnapshot(l.Attributes, in.snapshot(a.entry)) {
+			a.kind = actUnchanged
+			continue
+		}
+		a.kind = actUpdate
+		if l.Status == identity.LinkGone {
+			a.kind = actRestore
+		}
+		accountIDs = append(accountIDs, l.AccountID)
+	}
+	// Correlate the others.
+	candidates, err := r.correlate(ctx, tx, unlinked)
+	if err != nil {
+		return nil, err
+	}
+	for _, ids := range candidates {
+		accountIDs = append(accountIDs, ids...)
+	}
+	accounts, emails, sourceLinked, err := r.readAccounts(ctx, tx, accountIDs)
+	if err != nil {
+		return nil, err
+	}
+	// Addresses and logins the batch wants, and who holds them now.
+	var addrs, logins []string
+	for i := range acts {
+		if a := &acts[i]; a.kind != actError && a.kind != actUnchanged {
+			if v := a.res.Get(mapping.FieldEmail); v != "" {
+				addrs = append(addrs, v)
+			}
+			if v := a.res.Get(mapping.FieldLogin); v != "" {
+				logins = append(logins, v)
+			}
+		}
+	}
+	emailOwners, err := tx.Accounts().Lookup(ctx, identity.LookupEmail, addrs)
+	if err != nil {
+		return nil, err
+	}
+	loginOwners, err := tx.Accounts().Lookup(ctx, identity.LookupLogin, logins)
+	if err != nil {
+		return nil, err
+	}
+	owner := func(claimed map[string]string, stored map[string][]string, v string) string {
+		if id, ok := claimed[v]; ok {
+			return id
+		}
+		if ids := stored[v]; len(ids) > 0 {
+			return ids[0]
+		}
+		return ""
+	}
+	for i := range acts {
+		a := &acts[i]
+		switch a.kind {
+		case actError, actUnchanged:
+			continue
+		case actUpdate, actRestore:
+			acc, ok := accounts[a.accountID]
+			if !ok {
+				return nil, fmt.Errorf("link %s/%s: account %s: %w", in.src.Name, a.entry.ExternalID, a.accountID, store.ErrNotFound)
+			}
+			a.before, a.emails = acc, emails[a.accountID]
+		default: // unlinked: link to the one correlated account, or create
+			var eligible []string
+			for _, c := range candidates[a] {
+				if !sourceLinked[c] { // one holding an identity of this source is another person
+					eligible = append(eligible, c)
+				}
+			}
+			switch len(eligible) {
+			case 0:
+				a.kind, a.accountID, a.by = actCreate, newAccountID(), ""
+			case 1:
+				c := eligible[0]
+				a.kind, a.accountID = actLink, c
+				a.before, a.emails = accounts[c], emails[c]
+				sourceLinked[c] = true
+			default:
+				a.kind = actError
+				a.errs = []EntryError{entryError(a.entry, string(a.by), "", "matches several accounts: "+strings.Join(eligible, ", "))}
+				continue
+			}
+		}
+		// The address and login must not belong to anyone else.
+		if v := a.res.Get(mapping.FieldEmail); v != "" {
+			if o := owner(r.claimedEmail, emailOwners, v); o != "" && o != a.accountID {
+				a.kind, a.errs = actError, []EntryError{entryError(a.entry, mapping.FieldEmail, v, "the address is the verified address of another account ("+o+")")}
+				continue
+			}
+		}
+		if v := a.res.Get(mapping.FieldLogin); v != "" && v != a.before.Login {
+			if o := owner(r.claimedLogin, loginOwners, v); o != "" && o != a.accountID {
+				a.kind, a.errs = actError, []EntryError{entryError(a.entry, mapping.FieldLogin, v, "the login belongs to another account ("+o+")")}
+				continue
+			}
+		}
+		r.decide(a)
+		if v := a.res.Get(mapping.FieldEmail); v != "" {
+			r.claimedEmail[v] = a.accountID
+		}
+		if v := a.after.Login; v != "" {
+			r.claimedLogin[v] = a.accountID
+		}
+	}
+	return acts, nil
+}
+
+func mapReason(f mapping.FieldError) string {
+	if f.Attribute != "" && !strings.Contains(f.Reason, f.Attribute) {
+		return f.Reason + " (" + f.Attribute + ")"
+	}
+	return f.Reason
+}
+
+// correlate finds, for each unlinked entry, the accounts its first matching
+// correlation key designates.
+func (r *Run) correlate(ctx context.Context, tx store.Tx, unlinked []*action) (map[*action][]string, error) {
+	out := map[*action][]string{}
+	if len(unlinked) == 0 {
+		return out, nil
+	}
+	type probe struct {
+		kinds []identity.LookupKind // stored kinds searched
+		value func(mapping.Result) string
+	}
+	probes := map[identity.LookupKind]probe{
+		identity.LookupEmail: {[]identity.LookupKind{identity.LookupEmail}, func(m mapping.Result) string { return m.Get(mapping.FieldEmail) }},
+		identity.LookupRecoveryEmail: {[]identity.LookupKind{identity.LookupEmail, identity.LookupRecoveryEmail},
+			func(m mapping.Result) string { return m.Get(mapping.FieldRecoveryEmail) }},
+		identity.LookupNameBirthDate: {[]identity.LookupKind{identity.LookupNameBirthDate}, func(m mapping.Result) string {
+			return identity.NameBirthDateValue(m.Get(mapping.FieldFamilyName), m.Get(mapping.FieldGivenName), m.Get(mapping.FieldBirthDate))
+		}},
+	}
+	probeOf := func(k identity.LookupKind) probe {
+		if p, ok := probes[k]; ok {
+			return p
+		}
+		return probe{[]identity.LookupKind{k}, func(m mapping.Result) string { return identity.LookupValue(k, m.Get(string(k))) }}
+	}
+	found := map[*action]bool{}
+	for _, key := range r.in.src.Config.Correlate {
+		p := probeOf(key)
+		var values []string
+		for _, a := range unlinked {
+			if !found[a] {
+				if v := p.value(a.res); v != "" {
+					values = append(values, v)
+				}
+			}
+		}
+		if len(values) == 0 {
+			continue
+		}
+		hits := map[string][]string{}
+		for _, k := range p.kinds {
+			got, err := tx.Accounts().Lookup(ctx, k, values)
+			if err != nil {
+				return nil, err
+			}
+			for v, ids := range got {
+				hits[v] = append(hits[v], ids...)
+			}
+		}
+		for _, a := range unlinked {
+			if found[a] {
+				continue
+			}
+			if ids := hits[p.value(a.res)]; len(ids) > 0 {
+				slices.Sort(ids)
+				out[a] = slices.Compact(ids)
+				found[a] = true
+				a.by = key
+			}
+		}
+	}
+	return out, nil
+}
+
+// readAccounts reads the accounts of a batch, their e-mails, and which of
+// them already hold an active identity of this source.
+func (r *Run) readAccounts(ctx context.Context, tx store.Tx, ids []string) (map[string]identity.Account, map[string][]identity.Email, map[string]bool, error) {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	accs, err := tx.Accounts().GetMany(ctx, ids)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	byID := make(map[string]identity.Account, len(accs))
+	for _, a := range accs {
+		byID[a.ID] = a
+	}
+	emails, err := tx.Emails().ListByAccounts(ctx, ids)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	linked := map[string]bool{}
+	for _, id := range ids {
+		ls, err := tx.Links().ListByAccount(ctx, id)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for _, l := range ls {
+			if l.Source == r.in.src.Name && l.Status == identity.LinkActive {
+				linked[id] = true
+			}
+		}
+	}
+	return byID, emails, linked, nil
+}
+
+// newAccountID returns a fresh account id.
+func newAccountID() string { return uuid.NewString() }
+
+// columns are the canonical fields with a column of their own.
+var columns = map[string]func(a *identity.Account) *string{
+	mapping.FieldLogin:       func(a *identity.Account) *string { return &a.Login },
+	mapping.FieldGivenName:   func(a *identity.Account) *string { return &a.GivenName },
+	mapping.FieldFamilyName:  func(a *identity.Account) *string { return &a.FamilyName },
+	mapping.FieldDisplayName: func(a *identity.Account) *string { return &a.DisplayName },
+	mapping.FieldBirthDate:   func(a *identity.Account) *string { return &a.BirthDate },
+	mapping.FieldPhone:       func(a *identity.Account) *string { return &a.Phone },
+}
+
+// attributeFields are the mapped fields kept in Account.Attributes.
+var attributeFields = []string{
+	mapping.FieldCivility, mapping.FieldRecoveryEmail, mapping.FieldINE, mapping.FieldSupannEtuID,
+	mapping.FieldSupannEmpID, mapping.FieldSupannRefID, mapping.FieldEPPN, mapping.FieldAffiliation,
+	mapping.FieldPrimaryAffiliation, mapping.FieldOrg,
+}
+
+// decide computes the account an action writes: its fields by source
+// precedence, its address, its status and membership.
+func (r *Run) decide(a *action) {
+	in := r.in
+	src := in.src.Name
+	acc := a.before
+	if a.kind == actCreate {
+		acc = identity.Account{ID: a.accountID, Status: in.src.Config.NewAccountStatus}
+	}
+	acc.Attributes = cloneAttrs(acc.Attributes)
+	acc.Provenance = maps.Clone(acc.Provenance)
+	if acc.Provenance == nil {
+		acc.Provenance = map[string]string{}
+	}
+	wins := func(field string, hasValue bool) bool {
+		cur := acc.Provenance[field]
+		return !hasValue || cur == "" || cur == src || in.prec.Rank(field, src) <= in.prec.Rank(field, cur)
+	}
+	var fields []FieldChange
+	names := slices.Sorted(maps.Keys(columns))
+	for _, f := range names {
+		p := columns[f](&acc)
+		v := a.res.Get(f)
+		switch {
+		case v == *p:
+			if v != "" && acc.Provenance[f] != src && wins(f, true) {
+				acc.Provenance[f] = src
+			}
+		case v == "":
+			if acc.Provenance[f] == src {
+				fields = append(fields, FieldChange{f, *p, ""})
+				*p = ""
+				delete(acc.Provenance, f)
+			}
+		case wins(f, *p != ""):
+			fields = append(fields, FieldChange{f, *p, v})
+			*p, acc.Provenance[f] = v, src
+		}
+	}
+	for _, f := range attributeFields {
+		vs := a.res.Values[f]
+		cur := acc.Attributes[f]
+		switch {
+		case slices.Equal(vs, cur):
+			if len(vs) > 0 && acc.Provenance[f] != src && wins(f, true) {
+				acc.Provenance[f] = src
+			}
+		case len(vs) == 0:
+			if acc.Provenance[f] == src {
+				fields = append(fields, FieldChange{f, strings.Join(cur, ","), ""})
+				delete(acc.Attributes, f)
+				delete(acc.Provenance, f)
+			}
+		case wins(f, len(cur) > 0):
+			fields = append(fields, FieldChange{f, strings.Join(cur, ","), strings.Join(vs, ",")})
+			acc.Attributes[f], acc.Provenance[f] = slices.Clone(vs), src
+		}
+	}
+	if v := a.res.Get(mapping.FieldDirectoryVisible); v != "" {
+		visible := v == "true"
+		if cur := acc.Consents.DirectoryVisible; cur == nil || *cur != visible {
+			old := ""
+			if cur != nil {
+				old = fmt.Sprint(*cur)
+			}
+			fields = append(fields, FieldChange{mapping.FieldDirectoryVisible, old, v})
+			acc.Consents.DirectoryVisible = &visible
+		}
+	}
+	if a.kind == actRestore && acc.Status == identity.StatusSuspended {
+		if from := a.link.Attributes[snapSuspendedFrom]; len(from) == 1 && identity.Status(from[0]).Live() {
+			fields = append(fields, FieldChange{"status", string(acc.Status), from[0]})
+			acc.Status = identity.Status(from[0])
+			a.reactive = true
+		}
+	}
+	a.after, a.fields = acc, fields
+	a.emailOps = r.emailPlan(a)
+	if v := a.emailOps.address; a.emailOps.add || a.emailOps.update {
+		a.fields = append(a.fields, FieldChange{mapping.FieldEmail, "", v})
+	}
+	if org := in.src.Config.Org; org != "" {
+		a.member = true
+	}
+}
+
+// emailPlan gives the account the source's address as its verified primary
+// address, and drops the addresses this source gave before and no longer
+// does.
+func (r *Run) emailPlan(a *action) emailOps {
+	src := r.in.src.Name
+	addr := a.res.Get(mapping.FieldEmail)
+	ops := emailOps{address: addr}
+	var have *identity.Email
+	for i, e := range a.emails {
+		switch {
+		case e.Address == addr:
+			have = &a.emails[i]
+		case e.Source == src:
+			ops.drop = append(ops.drop, e)
+		}
+	}
+	if addr == "" {
+		return ops
+	}
+	for _, e := range a.emails {
+		if e.Primary && e.Address != addr && !slices.ContainsFunc(ops.drop, func(d identity.Email) bool { return d.Address == e.Address }) {
+			ops.unset = append(ops.unset, e)
+		}
+	}
+	switch {
+	case have == nil:
+		ops.add = true
+	case !have.Verified || !have.Primary:
+		ops.update, ops.existing = true, *have
+	}
+	if !ops.add && !ops.update {
+		ops.unset = nil
+	}
+	return ops
+}
+
+func cloneAttrs(m map[string][]string) map[string][]string {
+	out := make(map[string][]string, len(m))
+	for k, v := range m {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
+
+// apply writes the planned actions with their events.
+func (r *Run) apply(ctx context.Context, tx store.Tx, acts []action) error {
+	in := r.in
+	src := in.src.Name
+	for i := range acts {
+		a := &acts[i]
+		if a.kind == actError || a.kind == actUnchanged {
+			continue
+		}
+		snap := in.snapshot(a.entry)
+		switch a.kind {
+		case actCreate:
+			acc := a.after
+			if err := tx.Accounts().Create(ctx, &acc); err != nil {
+				return fmt.Errorf("%s: %w", locate(a.entry), err)
+			}
+			a.after = acc
+		default:
+			if len(a.fields) > 0 {
+				acc := a.after
+				if err := tx.Accounts().Update(ctx, &acc); err != nil {
+					return fmt.Errorf("%s: %w", locate(a.entry), err)
+				}
+				a.after = acc
+			}
+		}
+		if err := r.applyEmails(ctx, tx, a); err != nil {
+			return fmt.Errorf("%s: %w", locate(a.entry), err)
+		}
+		link := identity.Link{Source: src, ExternalID: a.entry.ExternalID, AccountID: a.accountID, Status: identity.LinkActive, Attributes: snap}
+		var err error
+		if a.hasLink {
+			link.AccountID = a.link.AccountID
+			err = tx.Links().Update(ctx, &link)
+		} else {
+			err = tx.Links().Create(ctx, &link)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", locate(a.entry), err)
+		}
+		if a.member {
+			if err := r.ensureMember(ctx, tx, a.accountID); err != nil {
+				return fmt.Errorf("%s: %w", locate(a.entry), err)
+			}
+		}
+		if err := r.record(ctx, tx, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Run) applyEmails(ctx context.Context, tx store.Tx, a *action) error {
+	ops := a.emailOps
+	for _, e := range ops.drop {
+		if err := tx.Emails().Delete(ctx, e.AccountID, e.Address); err != nil {
+			return err
+		}
+	}
+	for _, e := range ops.unset {
+		e.Primary = false
+		if err := tx.Emails().Update(ctx, &e); err != nil {
+			return err
+		}
+	}
+	now := r.in.now()
+	switch {
+	case ops.add:
+		return tx.Emails().Add(ctx, &identity.Email{Address: ops.address, AccountID: a.accountID, Verified: true, Primary: true,
+			Source: r.in.src.Name, VerifiedAt: now})
+	case ops.update:
+		e := ops.existing
+		if !e.Verified {
+			e.VerifiedAt = now
+		}
+		e.Verified, e.Primary = true, true
+		return tx.Emails().Update(ctx, &e)
+	}
+	return nil
+}
+
+func (r *Run) ensureMember(ctx context.Context, tx store.Tx, accountID string) error {
+	org := r.in.src.Config.Org
+	if _, err := tx.Memberships().Get(ctx, org, accountID); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	now := r.in.now()
+	m := identity.Membership{OrgID: org, AccountID: accountID, Role: identity.RoleMember, State: identity.MembershipValidated,
+		ValidatedBy: r.opts.Actor, ValidatedAt: now}
+	if err := tx.Memberships().Put(ctx, &m); err != nil {
+		return err
+	}
+	return tx.Record(ctx, store.Event{Type: identity.EventMembershipAdded, Actor: r.opts.Actor, AccountID: accountID, OrgID: org,
+		Data: map[string]string{"source": r.in.src.Name, "role": string(m.Role), "state": string(m.State)}})
+}
+
+// EventData is the payload of the events a run records for an entry.
+type EventData struct {
+	Source     string   `json:"source"`
+	ExternalID string   `json:"external_id"`
+	Name       string   `json:"name,omitempty"`
+	By         string   `json:"by,omitempty"`
+	Fields     []string `json:"fields,omitempty"`
+}
+
+func (r *Run) record(ctx context.Context, tx store.Tx, a *action) error {
+	d := EventData{Source: r.in.src.Name, ExternalID: a.entry.ExternalID, Name: locate(a.entry), By: string(a.by)}
+	for _, f := range a.fields {
+		d.Fields = append(d.Fields, f.Field)
+	}
+	var types []string
+	switch a.kind {
+	case actCreate:
+		types = []string{identity.EventAccountCreated}
+	case actLink:
+		types = []string{identity.EventAccountLinked}
+		if len(a.fields) > 0 {
+			types = append(types, identity.EventAccountUpdated)
+		}
+	case actRestore:
+		types = []string{identity.EventLinkRestored}
+		if a.reactive {
+			types = append(types, identity.EventAccountActivated)
+		} else if len(a.fields) > 0 {
+			types = append(types, identity.EventAccountUpdated)
+		}
+	case actUpdate:
+		types = []string{identity.EventAccountUpdated}
+		if len(a.fields) == 0 {
+			// Only the source's snapshot changed (a rename, or values
+			// that map alike): the account is as it was.
+			types = []string{identity.EventLinkUpdated}
+		}
+	}
+	for _, t := range types {
+		if err := tx.Record(ctx, store.Event{Type: t, Actor: r.opts.Actor, AccountID: a.accountID, Data: d}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrTooManyGone is returned by MarkGone when more of the source's links
+// would be marked gone than Config.MaxGone allows.
+var ErrTooManyGone = errors.New("too many identities gone")
+
+// MarkGone marks gone every active link of the source whose external id
+// present reports absent, and suspends the accounts left with no active
+// link (Config.OnGone). Call it only after a complete listing (with
+// Options.TrackSeen, pass nil to use the ids the run saw) or a complete
+// presence scan.
+func (r *Run) MarkGone(ctx context.Context, present func(externalID string) bool) error {
+	if err := r.Flush(ctx); err != nil {
+		return err
+	}
+	if present == nil {
+		if r.seen == nil {
+			return errors.New("MarkGone without a presence set: start the run with TrackSeen")
+		}
+		present = func(id string) bool { _, ok := r.seen[id]; return ok }
+	}
+	var gone []identity.Link
+	active := 0
+	after := ""
+	for {
+		var page []identity.Link
+		if err := r.in.st.View(ctx, func(tx store.Tx) error {
+			var err error
+			page, err = tx.Links().ListBySource(ctx, r.in.src.Name, after, 5000)
+			return err
+		}); err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, l := range page {
+			if l.Status != identity.LinkActive {
+				continue
+			}
+			active++
+			if !present(l.ExternalID) {
+				gone = append(gone, l)
+			}
+		}
+		after = page[len(page)-1].ExternalID
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	if limit := *r.in.src.Config.MaxGone; limit < 1 && float64(len(gone)) > limit*float64(active) {
+		return fmt.Errorf("%w: %d of the %d identities linked from %s are no longer at the source, more than max_gone (%.0f%%); check the connector's base DN and filter, or raise max_gone",
+			ErrTooManyGone, len(gone), active, r.in.src.Name, limit*100)
+	}
+	for chunk := range slices.Chunk(gone, r.opts.BatchSize) {
+		var changes []Change
+		run := func(tx store.Tx) error {
+			changes = changes[:0]
+			for _, l := range chunk {
+				cs, err := r.markGone(ctx, tx, l)
+				if err != nil {
+					return err
+				}
+				changes = append(changes, cs...)
+			}
+			return nil
+		}
+		var err error
+		if r.opts.DryRun {
+			err = r.in.st.View(ctx, run)
+		} else {
+			err = r.in.st.Update(ctx, run)
+		}
+		if err != nil {
+			return fmt.Errorf("mark gone: %w", err)
+		}
+		r.sum.Gone += len(chunk)
+		if r.opts.Diff != nil {
+			for _, c := range changes {
+				r.opts.Diff(c)
+			}
+		}
+	}
+	return nil
+}
+
+// markGone marks one link gone and suspends its account when it was the
+// account's last active link.
+func (r *Run) markGone(ctx context.Context, tx store.Tx, l identity.Link) ([]Change, error) {
+	cur, err := tx.Links().Get(ctx, l.Source, l.ExternalID)
+	if err != nil || cur.Status != identity.LinkActive {
+		return nil, err // changed since the scan: leave it
+	}
+	name := cur.ExternalID
+	if n := cur.Attributes[snapName]; len(n) == 1 {
+		name = n[0]
+	}
+	changes := []Change{{Op: "gone", Entry: name, AccountID: cur.AccountID}}
+	acc, err := tx.Accounts().Get(ctx, cur.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	links, err := tx.Links().ListByAccount(ctx, cur.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	last := !slices.ContainsFunc(links, func(o identity.Link) bool {
+		return o.Status == identity.LinkActive && (o.Source != cur.Source || o.ExternalID != cur.ExternalID)
+	})
+	suspend := last && r.in.src.Config.OnGone == GoneSuspend && acc.Status != identity.StatusSuspended && acc.Status.Live()
+	cur.Attributes = cloneAttrs(cur.Attributes)
+	delete(cur.Attributes, snapSuspendedFrom)
+	if suspend {
+		cur.Attributes[snapSuspendedFrom] = []string{string(acc.Status)}
+		changes = append(changes, Change{Op: "suspend", Entry: name, AccountID: acc.ID,
+			Fields: []FieldChange{{"status", string(acc.Status), string(identity.StatusSuspended)}}})
+	}
+	if r.opts.DryRun {
+		return changes, nil
+	}
+	cur.Status = identity.LinkGone
+	if err := tx.Links().Update(ctx, &cur); err != nil {
+		return nil, err
+	}
+	d := EventData{Source: cur.Source, ExternalID: cur.ExternalID, Name: name}
+	if err := tx.Record(ctx, store.Event{Type: identity.EventLinkGone, Actor: r.opts.Actor, AccountID: acc.ID, Data: d}); err != nil {
+		return nil, err
+	}
+	if suspend {
+		acc.Status = identity.StatusSuspended
+		if err := tx.Accounts().Update(ctx, &acc); err != nil {
+			return nil, err
+		}
+		if _, err := tx.Tokens().Revoke(ctx, acc.ID, r.in.now()); err != nil {
+			return nil, err
+		}
+		if err := tx.Record(ctx, store.Event{Type: identity.EventAccountSuspended, Actor: r.opts.Actor, AccountID: acc.ID,
+			Data: map[string]string{"reason": "source_gone", "source": cur.Source, "external_id": cur.ExternalID}}); err != nil {
+			return nil, err
+		}
+	}
+	return changes, nil
+}

@@ -94,3 +94,49 @@ type PasswordChanger interface {
 	// oldPassword (ErrInvalidCredentials when wrong).
 	ChangePassword(ctx context.Context, externalID, oldPassword, newPassword string) error
 }
+
+// ChangeKind tells what a Change reports.
+type ChangeKind int
+
+// The kinds of change a ChangeFeed reports.
+const (
+	// ChangeUpsert: the identity is new or changed; Change.Entry holds
+	// its current state.
+	ChangeUpsert ChangeKind = iota + 1
+	// ChangeDelete: the identity is gone.
+	ChangeDelete
+	// ChangePresent: the identity is still there; only
+	// Change.ExternalID is set. If it is new or changed, a
+	// ChangeUpsert for it comes too, before or after.
+	ChangePresent
+)
+
+// Change is one item of a change feed.
+type Change struct {
+	Kind ChangeKind
+	// ExternalID identifies the identity, whatever the kind.
+	ExternalID string
+	// Entry is the identity's current state, for ChangeUpsert only.
+	Entry Entry
+}
+
+// ChangeResult ends a call to ChangeFeed.Changes.
+type ChangeResult struct {
+	// Cookie resumes the feed after the changes just reported; it is
+	// the given cookie when nothing changed. Opaque; store it as is.
+	Cookie []byte
+	// Complete says that the source reported every identity it holds,
+	// as ChangeUpsert or ChangePresent: the identities it did not
+	// report are gone, even without a ChangeDelete. Always true for a
+	// call without cookie.
+	Complete bool
+}
+
+// ChangeFeed reports what changed at the source since a cookie it issued
+// (LDAP Content Synchronization, RFC 4533): fn is called once per change,
+// from one goroutine at a time; an error from fn stops the feed and is
+// returned, and the cookie given stays the one to resume from. A nil
+// cookie reports every identity as ChangeUpsert.
+type ChangeFeed interface {
+	Changes(ctx context.Context, cookie []byte, fn func(Change) error) (ChangeResult, error)
+}

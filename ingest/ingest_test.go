@@ -128,7 +128,7 @@ func person(uuid, uid, given, sn, mail string, extra ...string) connectors.Entry
 	return connectors.Entry{ExternalID: uuid, Name: "uid=" + uid + ",ou=people,dc=univ-test,dc=fr", Attributes: attrs}
 }
 
-func newIngester(t *testing.T, st store.Store, cfg Config) *Ingester {
+func newIngester(t testing.TB, st store.Store, cfg Config) *Ingester {
 	t.Helper()
 	spec, _ := mapping.Preset("supann")
 	m, err := mapping.Compile(spec)
@@ -143,6 +143,8 @@ func newIngester(t *testing.T, st store.Store, cfg Config) *Ingester {
 
 func sync(t *testing.T, in *Ingester, d *fakeDir, opts SyncOptions) SyncResult {
 	t.Helper()
+	// The directory's clock is the ingester's: marks follow its times.
+	in.SetClock(func() time.Time { return d.clock })
 	res, err := in.Sync(ctx, d, opts)
 	if err != nil {
 		t.Fatalf("sync: %v", err)

@@ -179,6 +179,12 @@ func (in *Ingester) Sync(ctx context.Context, conn connectors.Connector, opts Sy
 			}
 		}
 	}
+	// Whatever changes after the run started has a later modifyTimestamp,
+	// give or take the clock skew the connector's overlap covers: the next
+	// incremental run starts there even when the newest entry is old.
+	if err == nil && start.UTC().After(mark.Time) {
+		mark.Time = start.UTC()
+	}
 	res.Summary = run.Summary()
 	res.Mark = mark
 	res.Duration = in.now().Sub(start)

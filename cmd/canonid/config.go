@@ -53,6 +53,8 @@ type Config struct {
 	Orgs []OrgConfig `yaml:"orgs"`
 	// Policies are the merge policies: survivorship and undo window.
 	Policies accounts.Config `yaml:"policies"`
+	// Connectors are the sources of identities: campus directories.
+	Connectors []ConnectorConfig `yaml:"connectors"`
 }
 
 // LogConfig configures the slog logger, which writes to stderr.
@@ -98,6 +100,9 @@ func (c *Config) applyDefaults(dsnSet bool) {
 	if !dsnSet && c.Storage.Driver != defaultDriver {
 		c.Storage.DSN = ""
 	}
+	for i := range c.Connectors {
+		c.Connectors[i].applyDefaults()
+	}
 }
 
 // Validate reports every problem of c at once, each prefixed with the path
@@ -127,6 +132,21 @@ func (c Config) Validate() error {
 			continue
 		}
 		seen[o.ID] = i
+	}
+	names := make(map[string]int, len(c.Connectors))
+	for i, cc := range c.Connectors {
+		path := fmt.Sprintf("connectors[%d]", i)
+		errs = append(errs, prefixErrors(path, cc.Validate())...)
+		if first, dup := names[cc.Name]; dup && cc.Name != "" {
+			errs = append(errs, fmt.Errorf("%s.name: duplicate %q (also connectors[%d])", path, cc.Name, first))
+		} else {
+			names[cc.Name] = i
+		}
+		if org := cc.Ingest.Org; org != "" {
+			if _, ok := seen[org]; !ok {
+				errs = append(errs, fmt.Errorf("%s.org: %q is not one of the orgs of the configuration", path, org))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

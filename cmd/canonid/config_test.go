@@ -338,7 +338,7 @@ func TestPrefixErrors(t *testing.T) {
 const exampleFile = "../../deploy/canonid.example.yaml"
 
 func TestExampleFileValidates(t *testing.T) {
-	vars := map[string]string{"CANONID_DB_PASSWORD": "example-password"}
+	vars := map[string]string{"CANONID_DB_PASSWORD": "example-password", "CAMPUS_LDAP_PASSWORD": "x"}
 	cfg, err := loadConfigEnv(exampleFile, true, env(vars))
 	if err != nil {
 		t.Fatalf("%s does not load: %v", exampleFile, err)
@@ -364,7 +364,7 @@ func TestExampleFileShowsEveryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	idx := newNodeIndex()
-	expander{lookup: env(map[string]string{"CANONID_DB_PASSWORD": "x"}), idx: idx, problems: new([]lineProblem)}.walk(doc.Content[0], "")
+	expander{lookup: env(map[string]string{"CANONID_DB_PASSWORD": "x", "CAMPUS_LDAP_PASSWORD": "x"}), idx: idx, problems: new([]lineProblem)}.walk(doc.Content[0], "")
 	index := regexp.MustCompile(`\[[0-9]+\]`)
 	present := map[string]bool{}
 	for p := range idx.lines {
@@ -402,6 +402,9 @@ func yamlKeys(t reflect.Type, prefix string) []string {
 			path = prefix + "." + name
 		}
 		out = append(out, path)
+		if reflect.PointerTo(f.Type).Implements(reflect.TypeFor[yaml.Unmarshaler]()) {
+			continue // decodes itself: its keys are not its fields
+		}
 		switch ft := f.Type; {
 		case ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Time]():
 			out = append(out, yamlKeys(ft, path)...)

@@ -49,6 +49,7 @@ over SCIM, OIDC and LDAP.`,
 		c.newTokenCmd(),
 		c.newAccountsCmd(),
 		c.newDuplicatesCmd(),
+		c.newSyncCmd(),
 	)
 	return root
 }

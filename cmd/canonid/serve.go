@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/canonid/canonid/accounts"
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/ingest"
 	"github.com/canonid/canonid/server"
 	"github.com/canonid/canonid/store"
 )
@@ -122,6 +124,12 @@ func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writ
 	svc := accounts.New(st, cfg.Policies, logger)
 	accounts.NewHandler(svc, func(r *http.Request) (store.APIToken, bool) { return server.Caller(r.Context()) }).Mount(srv.APIGroup())
 
+	stopSyncs, err := scheduleConnectors(ctx, cfg, st, svc, logger)
+	if err != nil {
+		return err
+	}
+	defer stopSyncs()
+
 	fmt.Fprintf(stdout, "canonid %s serving on %s (storage: %s)\n",
 		opts.Version, servingURL(cfg.Server, ln.Addr()), describeStorage(cfg.Storage))
 	if opts.Demo {
@@ -189,4 +197,36 @@ func upsertOrgs(ctx context.Context, st store.Store, orgs []OrgConfig, now time.
 		return nil
 	})
 	return changed, err
+}
+
+// scheduleConnectors starts the periodic syncs of the connectors that have an
+// interval. The returned function waits for them to stop once ctx ends (it
+// cancels a run in progress, whose batch in flight is rolled back).
+func scheduleConnectors(ctx context.Context, cfg Config, st store.Store, svc *accounts.Service, logger *slog.Logger) (func(), error) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	owner := leaseOwner()
+	for _, cc := range cfg.Connectors {
+		if cc.Interval <= 0 {
+			continue
+		}
+		conn, in, err := buildConnector(cc, st, cfg.Policies.Precedence, logger)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return nil, err
+		}
+		opts := ingest.SyncOptions{Owner: owner, ScanEvery: cc.ScanEvery}
+		if cfg.Policies.AutoMerge.Enabled {
+			opts.AfterCommit = autoMergeHook(svc)
+		}
+		logger.InfoContext(ctx, "connector scheduled", "connector", cc.Name, "interval", cc.Interval, "full_every", cc.FullEvery)
+		wg.Go(func() {
+			in.Schedule(ctx, conn, cc.Interval, cc.FullEvery, opts, nil)
+			if closer, ok := conn.(interface{ Close() error }); ok {
+				closer.Close()
+			}
+		})
+	}
+	return func() { cancel(); wg.Wait() }, nil
 }

@@ -82,9 +82,10 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 		},
 		// The single write connection with BEGIN IMMEDIATE already
 		// serialises migrations, across processes too.
-		LockMigrations: func(context.Context, *sql.Tx) error { return nil },
-		Translate:      translate,
-		Migrations:     sub,
+		LockMigrations:  func(context.Context, *sql.Tx) error { return nil },
+		Translate:       translate,
+		Migrations:      sub,
+		CacheStatements: true,
 	}
 	closer := func() error { return errors.Join(read.Close(), write.Close()) }
 	return &Store{sqlstore.New(d, read, closer, logger)}, nil

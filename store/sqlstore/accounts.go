@@ -65,7 +65,7 @@ func (r accounts) Create(ctx context.Context, a *identity.Account) error {
 }
 
 func (r accounts) Get(ctx context.Context, id string) (identity.Account, error) {
-	a, err := scanAccount(r.t.tx.QueryRowContext(ctx, r.t.rebind("SELECT "+accountCols+" FROM accounts WHERE id = ?"+r.t.forUpdate()), id))
+	a, err := scanAccount(r.t.queryRow(ctx, "SELECT "+accountCols+" FROM accounts WHERE id = ?"+r.t.forUpdate(), id))
 	return a, r.t.oneRow(err, "account "+id)
 }
 
@@ -91,7 +91,7 @@ func (r accounts) GetMany(ctx context.Context, ids []string) ([]identity.Account
 
 func (r accounts) GetByLogin(ctx context.Context, login string) (identity.Account, error) {
 	login = identity.NormalizeLogin(login)
-	a, err := scanAccount(r.t.tx.QueryRowContext(ctx, r.t.rebind("SELECT "+accountCols+" FROM accounts WHERE login = ?"+r.t.forUpdate()), login))
+	a, err := scanAccount(r.t.queryRow(ctx, "SELECT "+accountCols+" FROM accounts WHERE login = ?"+r.t.forUpdate(), login))
 	return a, r.t.oneRow(err, "account with login "+login)
 }
 
@@ -139,7 +139,7 @@ func (r accounts) Resolve(ctx context.Context, id string) (identity.Account, err
 		if r.t.readOnly {
 			a, err = r.Get(ctx, id)
 		} else {
-			a, err = scanAccount(r.t.tx.QueryRowContext(ctx, r.t.rebind("SELECT "+accountCols+" FROM accounts WHERE id = ?"), id))
+			a, err = scanAccount(r.t.queryRow(ctx, "SELECT "+accountCols+" FROM accounts WHERE id = ?", id))
 			err = r.t.oneRow(err, "account "+id)
 		}
 		if err != nil {

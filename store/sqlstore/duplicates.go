@@ -41,7 +41,7 @@ func (t *tx) reindexDirty(ctx context.Context) error {
 // merged account. Only the keys that changed are written. Keys are derived
 // data, so the writes do not count as a change needing an event.
 func (t *tx) reindex(ctx context.Context, id string) error {
-	a, err := scanAccount(t.tx.QueryRowContext(ctx, t.rebind("SELECT "+accountCols+" FROM accounts WHERE id = ?"), id))
+	a, err := scanAccount(t.queryRow(ctx, "SELECT "+accountCols+" FROM accounts WHERE id = ?", id))
 	if err = t.oneRow(err, "account "+id); err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (t *tx) rawExec(ctx context.Context, q string, args ...any) error {
 	if t.readOnly {
 		return store.ErrReadOnly
 	}
-	if _, err := t.tx.ExecContext(ctx, t.rebind(q), args...); err != nil {
+	if _, err := t.execSQL(ctx, q, args...); err != nil {
 		return t.translate(err)
 	}
 	return nil

@@ -41,13 +41,13 @@ func (r emails) Add(ctx context.Context, e *identity.Email) error {
 
 func (r emails) Get(ctx context.Context, accountID, address string) (identity.Email, error) {
 	address = identity.NormalizeEmail(address)
-	e, err := scanEmail(r.t.tx.QueryRowContext(ctx, r.t.rebind("SELECT "+emailCols+" FROM emails WHERE account_id = ? AND address = ?"), accountID, address))
+	e, err := scanEmail(r.t.queryRow(ctx, "SELECT "+emailCols+" FROM emails WHERE account_id = ? AND address = ?", accountID, address))
 	return e, r.t.oneRow(err, "e-mail "+address)
 }
 
 func (r emails) FindVerified(ctx context.Context, address string) (identity.Email, error) {
 	address = identity.NormalizeEmail(address)
-	e, err := scanEmail(r.t.tx.QueryRowContext(ctx, r.t.rebind("SELECT "+emailCols+" FROM emails WHERE address = ? AND verified"), address))
+	e, err := scanEmail(r.t.queryRow(ctx, "SELECT "+emailCols+" FROM emails WHERE address = ? AND verified", address))
 	return e, r.t.oneRow(err, "verified e-mail "+address)
 }
 

@@ -42,7 +42,7 @@ func (r links) Create(ctx context.Context, l *identity.Link) error {
 }
 
 func (r links) Get(ctx context.Context, source, externalID string) (identity.Link, error) {
-	l, err := scanLink(r.t.tx.QueryRowContext(ctx, r.t.rebind("SELECT "+linkCols+" FROM links WHERE source = ? AND external_id = ?"), source, externalID))
+	l, err := scanLink(r.t.queryRow(ctx, "SELECT "+linkCols+" FROM links WHERE source = ? AND external_id = ?", source, externalID))
 	return l, r.t.oneRow(err, "link "+source+"/"+externalID)
 }
 

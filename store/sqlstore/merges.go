@@ -37,7 +37,7 @@ func (r merges) Create(ctx context.Context, m *identity.MergeRecord) error {
 }
 
 func (r merges) Get(ctx context.Context, id string) (identity.MergeRecord, error) {
-	m, err := scanMerge(r.t.tx.QueryRowContext(ctx, r.t.rebind("SELECT "+mergeCols+" FROM merges WHERE id = ?"), id))
+	m, err := scanMerge(r.t.queryRow(ctx, "SELECT "+mergeCols+" FROM merges WHERE id = ?", id))
 	return m, r.t.oneRow(err, "merge "+id)
 }
 

@@ -23,7 +23,7 @@ func (r orgs) Put(ctx context.Context, o *identity.Org) error {
 }
 
 func (r orgs) Get(ctx context.Context, id string) (identity.Org, error) {
-	o, err := scanOrg(r.t.tx.QueryRowContext(ctx, r.t.rebind("SELECT id, name, kind, created_at FROM orgs WHERE id = ?"), id))
+	o, err := scanOrg(r.t.queryRow(ctx, "SELECT id, name, kind, created_at FROM orgs WHERE id = ?", id))
 	return o, r.t.oneRow(err, "org "+id)
 }
 
@@ -67,7 +67,7 @@ func (r memberships) Put(ctx context.Context, m *identity.Membership) error {
 }
 
 func (r memberships) Get(ctx context.Context, orgID, accountID string) (identity.Membership, error) {
-	m, err := scanMembership(r.t.tx.QueryRowContext(ctx, r.t.rebind("SELECT "+membershipCols+" FROM memberships WHERE org_id = ? AND account_id = ?"), orgID, accountID))
+	m, err := scanMembership(r.t.queryRow(ctx, "SELECT "+membershipCols+" FROM memberships WHERE org_id = ? AND account_id = ?", orgID, accountID))
 	return m, r.t.oneRow(err, "membership of "+accountID+" in "+orgID)
 }
 

@@ -49,6 +49,10 @@ type Dialect struct {
 	Translate func(err error) error
 	// Migrations holds NNNN_name.sql files at its root.
 	Migrations fs.FS
+	// CacheStatements prepares each statement once per transaction and
+	// reuses it: SQLite otherwise parses every statement anew, and a batch
+	// runs the same few hundreds of times. pgx caches statements itself.
+	CacheStatements bool
 }
 
 // Store is the shared implementation of store.Store.
@@ -59,6 +63,10 @@ type Store struct {
 	log    *slog.Logger
 	now    func() time.Time
 }
+
+// maxCachedArgs keeps statements with long IN lists, whose text varies with
+// the batch, out of a transaction's statement cache.
+const maxCachedArgs = 32
 
 var _ store.Store = (*Store)(nil)
 

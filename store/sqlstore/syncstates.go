@@ -18,7 +18,7 @@ func (r syncStates) Get(ctx context.Context, connector string) (store.SyncState,
 	var s store.SyncState
 	var mark, result jsonCol
 	var full, run, until timeCol
-	err := r.t.tx.QueryRowContext(ctx, r.t.rebind("SELECT "+syncStateCols+" FROM sync_states WHERE connector = ?"+r.t.forUpdate()), connector).
+	err := r.t.queryRow(ctx, "SELECT "+syncStateCols+" FROM sync_states WHERE connector = ?"+r.t.forUpdate(), connector).
 		Scan(&s.Connector, &mark, &full, &run, &result, &s.LeaseOwner, &until)
 	if isNoRows(err) {
 		return store.SyncState{Connector: connector}, nil

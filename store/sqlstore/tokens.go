@@ -38,8 +38,8 @@ func (r oneTimeTokens) Consume(ctx context.Context, purpose store.TokenPurpose, 
 	}
 	// One statement checks and marks, so two redemptions racing cannot
 	// both succeed.
-	tok, err := scanToken(r.t.tx.QueryRowContext(ctx, r.t.rebind(`UPDATE one_time_tokens SET used_at = ?
-		WHERE purpose = ? AND hash = ? AND used_at IS NULL AND expires_at > ? RETURNING `+tokenCols),
+	tok, err := scanToken(r.t.queryRow(ctx, `UPDATE one_time_tokens SET used_at = ?
+		WHERE purpose = ? AND hash = ? AND used_at IS NULL AND expires_at > ? RETURNING `+tokenCols,
 		r.t.time(now), purpose, hash, r.t.time(now)))
 	if err == nil {
 		r.t.changed = true
@@ -95,7 +95,7 @@ func (r apiTokens) Create(ctx context.Context, tok *store.APIToken) error {
 }
 
 func (r apiTokens) GetByHash(ctx context.Context, hash []byte) (store.APIToken, error) {
-	tok, err := scanAPIToken(r.t.tx.QueryRowContext(ctx, r.t.rebind("SELECT "+apiTokenCols+" FROM api_tokens WHERE hash = ? AND revoked_at IS NULL"), hash))
+	tok, err := scanAPIToken(r.t.queryRow(ctx, "SELECT "+apiTokenCols+" FROM api_tokens WHERE hash = ? AND revoked_at IS NULL", hash))
 	return tok, r.t.oneRow(err, "api token")
 }
 

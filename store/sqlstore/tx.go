@@ -17,6 +17,7 @@ import (
 type tx struct {
 	s        *Store
 	tx       *sql.Tx
+	stmts    map[string]*sql.Stmt // prepared in this transaction, by query
 	readOnly bool
 	changed  bool
 	events   []store.Event
@@ -56,11 +57,59 @@ func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error
 		return nil, store.ErrReadOnly
 	}
 	t.changed = true
-	res, err := t.tx.ExecContext(ctx, t.rebind(q), args...)
+	res, err := t.execSQL(ctx, q, args...)
 	if err != nil {
 		return nil, t.translate(err)
 	}
 	return res, nil
+}
+
+// prepared returns the statement of q (already rebound) prepared in this
+// transaction, preparing it on first use, or nil when the dialect does not
+// cache statements. The transaction's end closes them.
+func (t *tx) prepared(ctx context.Context, q string, nargs int) *sql.Stmt {
+	if !t.s.d.CacheStatements || nargs > maxCachedArgs {
+		return nil
+	}
+	if st, ok := t.stmts[q]; ok {
+		return st
+	}
+	st, err := t.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil // let the plain call report the error
+	}
+	if t.stmts == nil {
+		t.stmts = map[string]*sql.Stmt{}
+	}
+	t.stmts[q] = st
+	return st
+}
+
+// execSQL, querySQL and queryRow run q (with "?" placeholders) in the
+// transaction, through the statement cache when there is one. They do not
+// translate errors.
+func (t *tx) execSQL(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	q = t.rebind(q)
+	if st := t.prepared(ctx, q, len(args)); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, q, args...)
+}
+
+func (t *tx) querySQL(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	q = t.rebind(q)
+	if st := t.prepared(ctx, q, len(args)); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, q, args...)
+}
+
+func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	q = t.rebind(q)
+	if st := t.prepared(ctx, q, len(args)); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
 // execOne runs a write that must touch exactly one row; ErrNotFound otherwise.
@@ -80,7 +129,7 @@ func (t *tx) execOne(ctx context.Context, what string, q string, args ...any) er
 }
 
 func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	rows, err := t.tx.QueryContext(ctx, t.rebind(q), args...)
+	rows, err := t.querySQL(ctx, q, args...)
 	if err != nil {
 		return nil, t.translate(err)
 	}
@@ -127,7 +176,7 @@ func (t *tx) flushEvents(ctx context.Context) error {
 		}
 	}
 	var last int64
-	err := t.tx.QueryRowContext(ctx, t.rebind("UPDATE outbox_head SET seq = seq + ? WHERE id = 1 RETURNING seq"), len(t.events)).Scan(&last)
+	err := t.queryRow(ctx, "UPDATE outbox_head SET seq = seq + ? WHERE id = 1 RETURNING seq", len(t.events)).Scan(&last)
 	if err != nil {
 		return fmt.Errorf("outbox head: %w", t.translate(err))
 	}

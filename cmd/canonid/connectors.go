@@ -1,0 +1,146 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/canonid/canonid/connectors"
+	ldapconn "github.com/canonid/canonid/connectors/ldap"
+	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/ingest"
+	"github.com/canonid/canonid/mapping"
+	"github.com/canonid/canonid/store"
+)
+
+// ConnectorConfig is one entry of connectors[]: a source of identities.
+// The keys of how entries become accounts (ingest.Config) and those of the
+// connector's type sit beside the common ones.
+type ConnectorConfig struct {
+	// Name is the connector's unique name; its links have the source
+	// "<type>:<name>", e.g. "ldap:campus".
+	Name string `yaml:"name"`
+	// Type is the kind of source: ldap.
+	Type string `yaml:"type"`
+	// Mapping turns the source's attributes into canonical fields: a
+	// preset name (supann, eduperson) or a map, see docs/connectors.md.
+	Mapping mapping.Spec `yaml:"mapping"`
+	// Interval is how often serve runs an incremental sync; 0 (the
+	// default) leaves the connector to canonid sync.
+	Interval time.Duration `yaml:"interval"`
+	// FullEvery is how often a scheduled sync is a full one (the whole
+	// source read, deletions noticed). Default 24h.
+	FullEvery time.Duration `yaml:"full_every"`
+	// ScanEvery is how often an incremental sync also scans the ids at the
+	// source to notice deletions. Default 1h.
+	ScanEvery time.Duration `yaml:"scan_every"`
+	// Ingest says how entries become accounts.
+	Ingest ingest.Config `yaml:",inline"`
+	// LDAP holds the keys of an ldap connector.
+	LDAP ldapconn.Config `yaml:",inline"`
+}
+
+// Connector defaults.
+const (
+	defaultFullEvery = 24 * time.Hour
+	defaultScanEvery = time.Hour
+)
+
+var connectorName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// applyDefaults fills what a connector entry may leave empty.
+func (c *ConnectorConfig) applyDefaults() {
+	if c.FullEvery == 0 {
+		c.FullEvery = defaultFullEvery
+	}
+	if c.ScanEvery == 0 {
+		c.ScanEvery = defaultScanEvery
+	}
+	if c.Mapping.Preset == "" && len(c.Mapping.Fields) == 0 && c.Type == "ldap" {
+		c.Mapping.Preset = mapping.PresetSupann
+	}
+}
+
+// Source is the link source of the connector's identities.
+func (c ConnectorConfig) Source() string { return c.Type + ":" + c.Name }
+
+// Validate reports every problem of the entry, each prefixed with its key.
+func (c ConnectorConfig) Validate() error {
+	var errs []error
+	if !connectorName.MatchString(c.Name) {
+		errs = append(errs, fmt.Errorf("name: %q is not a connector name (^[a-z0-9][a-z0-9-]{0,62}$)", c.Name))
+	}
+	switch c.Type {
+	case "ldap":
+		errs = append(errs, c.LDAP.Validate())
+	case "":
+		errs = append(errs, errors.New("type: must be set (ldap)"))
+	default:
+		errs = append(errs, fmt.Errorf("type: unknown connector type %q (want ldap)", c.Type))
+	}
+	errs = append(errs, prefixErrors("mapping", c.Mapping.Validate())...)
+	errs = append(errs, c.Ingest.Validate())
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"interval", c.Interval}, {"full_every", c.FullEvery}, {"scan_every", c.ScanEvery}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s: must not be negative", d.key))
+		}
+	}
+	if c.Interval > 0 && c.Interval < time.Second {
+		errs = append(errs, fmt.Errorf("interval: %s is too short (at least 1s)", c.Interval))
+	}
+	return errors.Join(errs...)
+}
+
+// findConnector returns the configured connector called name.
+func (c Config) findConnector(name string) (ConnectorConfig, error) {
+	var names []string
+	for _, cc := range c.Connectors {
+		if cc.Name == name {
+			return cc, nil
+		}
+		names = append(names, cc.Name)
+	}
+	if len(names) == 0 {
+		return ConnectorConfig{}, fmt.Errorf("no connector %q: the configuration declares none (connectors: in the config file)", name)
+	}
+	return ConnectorConfig{}, fmt.Errorf("no connector %q (configured: %v)", name, names)
+}
+
+// buildConnector opens the connector cc describes and the ingester that
+// applies its entries to st.
+func buildConnector(cc ConnectorConfig, st store.Store, prec identity.Precedence, logger *slog.Logger) (connectors.Connector, *ingest.Ingester, error) {
+	m, err := mapping.Compile(cc.Mapping)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connector %s: mapping: %w", cc.Name, err)
+	}
+	var conn connectors.Connector
+	keepName := false
+	switch cc.Type {
+	case "ldap":
+		c, err := ldapconn.New(cc.Name, cc.LDAP, m.Attributes(), logger.With("connector", cc.Name))
+		if err != nil {
+			return nil, nil, fmt.Errorf("connector %s: %w", cc.Name, err)
+		}
+		conn, keepName = c, true
+	default:
+		return nil, nil, fmt.Errorf("connector %s: unknown type %q", cc.Name, cc.Type)
+	}
+	in := ingest.New(st, ingest.Source{Name: cc.Source(), Mapping: m, Config: cc.Ingest, KeepName: keepName}, prec, logger)
+	return conn, in, nil
+}
+
+// leaseOwner names this process in connector leases.
+func leaseOwner() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "canonid"
+	}
+	return host + ":" + strconv.Itoa(os.Getpid())
+}

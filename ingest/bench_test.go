@@ -1,0 +1,42 @@
+package ingest
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/canonid/canonid/store/sqlite"
+)
+
+// BenchmarkApplyNew applies b.N new directory entries to SQLite, 500 per
+// transaction: the store side of a first full sync.
+//
+//	go test -run '^$' -bench ApplyNew -benchtime 20000x ./ingest/
+func BenchmarkApplyNew(b *testing.B) {
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "canonid.db"), discard())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	in := newIngester(b, st, Config{})
+	run := in.Start(Options{})
+	i := 0
+	for b.Loop() {
+		e := person(fmt.Sprintf("uuid-%08d", i), fmt.Sprintf("user%d", i), "Given", fmt.Sprintf("Family%d", i), fmt.Sprintf("user%d@univ-test.fr", i),
+			"supannEtuId", fmt.Sprint(21000000+i), "supannCodeINE", fmt.Sprintf("%010dA", i), "supannOIDCDateDeNaissance", "2001-02-03",
+			"eduPersonAffiliation", "student", "supannMailPerso", fmt.Sprintf("perso%d@gmail.example", i))
+		if err := run.Add(ctx, e); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	if err := run.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if s := run.Summary(); s.Created != b.N {
+		b.Fatalf("created %d of %d", s.Created, b.N)
+	}
+}

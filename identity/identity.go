@@ -9,6 +9,10 @@
 package identity
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -120,8 +124,37 @@ type Link struct {
 	Status     LinkStatus
 	// Attributes is the last snapshot of the source's own attributes.
 	Attributes map[string][]string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Digest is LinkDigest(Attributes), kept by the store, so that a sync
+	// can tell an unchanged entry without reading the snapshot.
+	Digest    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// LinkDigest returns a digest of a link's attributes: equal for equal maps
+// (whatever their order), different otherwise in practice (SHA-256 over an
+// unambiguous encoding, 128 bits kept, hex).
+func LinkDigest(attrs map[string][]string) string {
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	h := sha256.New()
+	var buf [binary.MaxVarintLen64]byte
+	put := func(s string) {
+		h.Write(buf[:binary.PutUvarint(buf[:], uint64(len(s)))])
+		h.Write([]byte(s))
+	}
+	for _, k := range keys {
+		put(k)
+		h.Write(buf[:binary.PutUvarint(buf[:], uint64(len(attrs[k])))])
+		for _, v := range attrs[k] {
+			put(v)
+		}
+	}
+	sum := h.Sum(nil)
+	return hex.EncodeToString(sum[:16])
 }
 
 // Email is an address attached to an account. An address may be pending on

@@ -42,3 +42,21 @@ func TestLookupKeys(t *testing.T) {
 		t.Fatal("phone is not a lookup kind")
 	}
 }
+
+func TestLinkDigest(t *testing.T) {
+	a := map[string][]string{"uid": {"x"}, "mail": {"a@b.example", "c@d.example"}}
+	b := map[string][]string{"mail": {"a@b.example", "c@d.example"}, "uid": {"x"}}
+	if LinkDigest(a) != LinkDigest(b) || len(LinkDigest(a)) != 32 {
+		t.Fatalf("equal maps, digests %q and %q", LinkDigest(a), LinkDigest(b))
+	}
+	for _, other := range []map[string][]string{
+		{"uid": {"x"}, "mail": {"c@d.example", "a@b.example"}}, // value order matters
+		{"uid": {"x"}, "mail": {"a@b.examplec@d.example"}},     // no ambiguity from concatenation
+		{"uid": {"x"}},
+		nil,
+	} {
+		if LinkDigest(other) == LinkDigest(a) {
+			t.Errorf("%v has the digest of %v", other, a)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/canonid/canonid/connectors"
 	"github.com/canonid/canonid/store/sqlite"
 )
 
@@ -25,9 +26,7 @@ func BenchmarkApplyNew(b *testing.B) {
 	run := in.Start(Options{})
 	i := 0
 	for b.Loop() {
-		e := person(fmt.Sprintf("uuid-%08d", i), fmt.Sprintf("user%d", i), "Given", fmt.Sprintf("Family%d", i), fmt.Sprintf("user%d@univ-test.fr", i),
-			"supannEtuId", fmt.Sprint(21000000+i), "supannCodeINE", fmt.Sprintf("%010dA", i), "supannOIDCDateDeNaissance", "2001-02-03",
-			"eduPersonAffiliation", "student", "supannMailPerso", fmt.Sprintf("perso%d@gmail.example", i))
+		e := benchPerson(i)
 		if err := run.Add(ctx, e); err != nil {
 			b.Fatal(err)
 		}
@@ -39,4 +38,52 @@ func BenchmarkApplyNew(b *testing.B) {
 	if s := run.Summary(); s.Created != b.N {
 		b.Fatalf("created %d of %d", s.Created, b.N)
 	}
+}
+
+// BenchmarkApplyUnchanged re-applies b.N entries already applied: the store
+// side of a full sync of an unchanged directory.
+//
+//	go test -run '^$' -bench ApplyUnchanged -benchtime 20000x ./ingest/
+func BenchmarkApplyUnchanged(b *testing.B) {
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "canonid.db"), discard())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	in := newIngester(b, st, Config{})
+	entries := make([]connectors.Entry, b.N)
+	for i := range entries {
+		entries[i] = benchPerson(i)
+	}
+	first := in.Start(Options{})
+	for _, e := range entries {
+		if err := first.Add(ctx, e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := first.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	run := in.Start(Options{})
+	b.ResetTimer()
+	for i := range b.N {
+		if err := run.Add(ctx, entries[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := run.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if s := run.Summary(); s.Unchanged != b.N {
+		b.Fatalf("unchanged %d of %d", s.Unchanged, b.N)
+	}
+}
+
+func benchPerson(i int) connectors.Entry {
+	return person(fmt.Sprintf("uuid-%08d", i), fmt.Sprintf("user%d", i), "Given", fmt.Sprintf("Family%d", i), fmt.Sprintf("user%d@univ-test.fr", i),
+		"supannEtuId", fmt.Sprint(21000000+i), "supannCodeINE", fmt.Sprintf("%010dA", i), "supannOIDCDateDeNaissance", "2001-02-03",
+		"eduPersonAffiliation", "student", "supannMailPerso", fmt.Sprintf("perso%d@gmail.example", i))
 }

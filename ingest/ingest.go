@@ -367,33 +367,19 @@ func (r *Run) plan(ctx context.Context, tx store.Tx, batch []connectors.Entry) (
 	acts := make([]action, len(batch))
 	ids := make([]string, 0, len(batch))
 	for i, e := range batch {
-		a := &acts[i]
-		a.entry = e
+		acts[i].entry = e
 		if e.ExternalID == "" {
-			a.kind, a.errs = actError, []EntryError{entryError(e, "", "", "the entry has no external id")}
+			acts[i].kind, acts[i].errs = actError, []EntryError{entryError(e, "", "", "the entry has no external id")}
 			continue
 		}
-		res, err := in.src.Mapping.Apply(mapping.Record(e.Attributes))
-		if err != nil {
-			a.kind = actError
-			var fe mapping.Errors
-			if errors.As(err, &fe) {
-				for _, f := range fe {
-					a.errs = append(a.errs, entryError(e, f.Field, f.Value, mapReason(f)))
-				}
-			} else {
-				a.errs = []EntryError{entryError(e, "", "", err.Error())}
-			}
-			continue
-		}
-		a.res = res
 		ids = append(ids, e.ExternalID)
 	}
 	links, err := tx.Links().GetMany(ctx, in.src.Name, ids)
 	if err != nil {
 		return nil, err
 	}
-	// Entries already linked: unchanged ones stop here.
+	// Entries linked already and unchanged stop here, unmapped; the others
+	// are mapped.
 	var accountIDs []string
 	var unlinked []*action
 	for i := range acts {
@@ -401,20 +387,39 @@ func (r *Run) plan(ctx context.Context, tx store.Tx, batch []connectors.Entry) (
 		if a.kind == actError {
 			continue
 		}
-		l, ok := links[a.entry.ExternalID]
-		if !ok {
+		l, linked := links[a.entry.ExternalID]
+		if linked && l.Status == identity.LinkActive && l.Digest == identity.LinkDigest(in.snapshot(a.entry)) {
+			a.kind, a.accountID = actUnchanged, l.AccountID
+			continue
+		}
+		res, err := in.src.Mapping.Apply(mapping.Record(a.entry.Attributes))
+		if err != nil {
+			a.kind = actError
+			var fe mapping.Errors
+			if errors.As(err, &fe) {
+				for _, f := range fe {
+					a.errs = append(a.errs, entryError(a.entry, f.Field, f.Value, mapReason(f)))
+				}
+			} else {
+				a.errs = []EntryError{entryError(a.entry, "", "", err.Error())}
+			}
+			continue
+		}
+		a.res = res
+		if !linked {
 			unlinked = append(unlinked, a)
 			continue
 		}
-		a.link, a.hasLink, a.accountID = l, true, l.AccountID
-		if l.Status == identity.LinkActive && sameSnapshot(l.Attributes, in.snapshot(a.entry)) {
-			a.kind = actUnchanged
-			continue
-		}
+		a.hasLink, a.accountID = true, l.AccountID
 		a.kind = actUpdate
 		if l.Status == identity.LinkGone {
+			// Restoring needs the snapshot's record of the suspension.
+			if l, err = tx.Links().Get(ctx, l.Source, l.ExternalID); err != nil {
+				return nil, err
+			}
 			a.kind = actRestore
 		}
+		a.link = l
 		accountIDs = append(accountIDs, l.AccountID)
 	}
 	// Correlate the others.

@@ -158,17 +158,21 @@ type AccountQuery struct {
 
 // Links stores links.
 type Links interface {
-	// Create inserts l. ErrDuplicate when (source, external id) is owned.
+	// Create inserts l, setting l.Digest (identity.LinkDigest of its
+	// attributes). ErrDuplicate when (source, external id) is owned.
 	Create(ctx context.Context, l *identity.Link) error
 	Get(ctx context.Context, source, externalID string) (identity.Link, error)
 	// GetMany returns the links of source with these external ids that
-	// exist, by external id (a batch read).
+	// exist, by external id (a batch read): owner, status and digest,
+	// without the Attributes snapshot.
 	GetMany(ctx context.Context, source string, externalIDs []string) (map[string]identity.Link, error)
 	// ListBySource returns the links of source ordered by external id,
-	// after the cursor after, at most limit (0 means 1000).
+	// after the cursor after, at most limit (0 means 1000), without their
+	// Attributes snapshot.
 	ListBySource(ctx context.Context, source, after string, limit int) ([]identity.Link, error)
 	ListByAccount(ctx context.Context, accountID string) ([]identity.Link, error)
-	// Update writes the status, attributes and owner of an existing link.
+	// Update writes the status, attributes and owner of an existing link,
+	// setting l.Digest.
 	Update(ctx context.Context, l *identity.Link) error
 	Delete(ctx context.Context, source, externalID string) error
 }

@@ -33,9 +33,10 @@ func (r links) Create(ctx context.Context, l *identity.Link) error {
 	}
 	r.t.stamp(&l.CreatedAt)
 	r.t.stamp(&l.UpdatedAt)
-	if _, err := r.t.exec(ctx, `INSERT INTO links (source, external_id, account_id, status, attributes, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		l.Source, l.ExternalID, l.AccountID, l.Status, attrs, r.t.time(l.CreatedAt), r.t.time(l.UpdatedAt)); err != nil {
+	l.Digest = identity.LinkDigest(l.Attributes)
+	if _, err := r.t.exec(ctx, `INSERT INTO links (source, external_id, account_id, status, attributes, digest, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		l.Source, l.ExternalID, l.AccountID, l.Status, attrs, l.Digest, r.t.time(l.CreatedAt), r.t.time(l.UpdatedAt)); err != nil {
 		return fmt.Errorf("create link %s/%s: %w", l.Source, l.ExternalID, err)
 	}
 	return nil
@@ -59,9 +60,10 @@ func (r links) Update(ctx context.Context, l *identity.Link) error {
 		return err
 	}
 	l.UpdatedAt = r.t.now()
+	l.Digest = identity.LinkDigest(l.Attributes)
 	return r.t.execOne(ctx, "link "+l.Source+"/"+l.ExternalID,
-		`UPDATE links SET account_id = ?, status = ?, attributes = ?, updated_at = ? WHERE source = ? AND external_id = ?`,
-		l.AccountID, l.Status, attrs, r.t.time(l.UpdatedAt), l.Source, l.ExternalID)
+		`UPDATE links SET account_id = ?, status = ?, attributes = ?, digest = ?, updated_at = ? WHERE source = ? AND external_id = ?`,
+		l.AccountID, l.Status, attrs, l.Digest, r.t.time(l.UpdatedAt), l.Source, l.ExternalID)
 }
 
 func (r links) Delete(ctx context.Context, source, externalID string) error {
@@ -76,7 +78,7 @@ func (r links) GetMany(ctx context.Context, source string, externalIDs []string)
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		got, err := scanLinks(r.t.query(ctx, "SELECT "+linkCols+" FROM links WHERE source = ? AND external_id IN ("+placeholders(len(chunk))+")", args...))
+		got, err := scanLinkHeads(r.t.query(ctx, "SELECT "+linkHeadCols+" FROM links WHERE source = ? AND external_id IN ("+placeholders(len(chunk))+")", args...))
 		if err != nil {
 			return nil, err
 		}
@@ -91,5 +93,5 @@ func (r links) ListBySource(ctx context.Context, source, after string, limit int
 	if limit <= 0 {
 		limit = 1000
 	}
-	return scanLinks(r.t.query(ctx, "SELECT "+linkCols+" FROM links WHERE source = ? AND external_id > ? ORDER BY external_id LIMIT ?", source, after, limit))
+	return scanLinkHeads(r.t.query(ctx, "SELECT "+linkHeadCols+" FROM links WHERE source = ? AND external_id > ? ORDER BY external_id LIMIT ?", source, after, limit))
 }

@@ -157,13 +157,16 @@ func scanAccounts(rows *sql.Rows, err error) ([]identity.Account, error) {
 	return scanAll(rows, err, func(r *sql.Rows) (identity.Account, error) { return scanAccount(r) })
 }
 
-const linkCols = `source, external_id, account_id, status, attributes, created_at, updated_at`
+const linkCols = `source, external_id, account_id, status, digest, created_at, updated_at, attributes`
+
+// linkHeadCols are linkCols without the attributes (batch reads).
+const linkHeadCols = `source, external_id, account_id, status, digest, created_at, updated_at`
 
 func scanLink(r interface{ Scan(...any) error }) (identity.Link, error) {
 	var l identity.Link
 	var attrs jsonCol
 	var created, updated timeCol
-	if err := r.Scan(&l.Source, &l.ExternalID, &l.AccountID, &l.Status, &attrs, &created, &updated); err != nil {
+	if err := r.Scan(&l.Source, &l.ExternalID, &l.AccountID, &l.Status, &l.Digest, &created, &updated, &attrs); err != nil {
 		return l, err
 	}
 	l.CreatedAt, l.UpdatedAt = time.Time(created), time.Time(updated)
@@ -172,6 +175,17 @@ func scanLink(r interface{ Scan(...any) error }) (identity.Link, error) {
 
 func scanLinks(rows *sql.Rows, err error) ([]identity.Link, error) {
 	return scanAll(rows, err, func(r *sql.Rows) (identity.Link, error) { return scanLink(r) })
+}
+
+// scanLinkHeads scans rows of linkHeadCols: links without attributes.
+func scanLinkHeads(rows *sql.Rows, err error) ([]identity.Link, error) {
+	return scanAll(rows, err, func(r *sql.Rows) (identity.Link, error) {
+		var l identity.Link
+		var created, updated timeCol
+		err := r.Scan(&l.Source, &l.ExternalID, &l.AccountID, &l.Status, &l.Digest, &created, &updated)
+		l.CreatedAt, l.UpdatedAt = time.Time(created), time.Time(updated)
+		return l, err
+	})
 }
 
 const emailCols = `account_id, address, verified, is_primary, source, created_at, verified_at`

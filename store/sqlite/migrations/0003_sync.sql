@@ -12,6 +12,10 @@ CREATE TABLE lookup_keys (
 );
 CREATE INDEX lookup_keys_account ON lookup_keys (account_id);
 
+-- A link's digest is identity.LinkDigest of its attributes: a sync compares
+-- it with the entry it reads without loading the snapshot.
+ALTER TABLE links ADD COLUMN digest TEXT NOT NULL DEFAULT '';
+
 -- sync_states is each connector's bookkeeping: where incremental syncs
 -- resume, when the last full sync ran, the last run's summary, and the
 -- lease that lets one process at a time sync the connector.

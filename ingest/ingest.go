@@ -163,8 +163,9 @@ type Run struct {
 	seen    map[string]struct{}
 	done    int
 	sum     Summary
-	// claimed are the e-mail addresses and logins this run gave to
-	// accounts, so that a dry run, which writes nothing, still sees them.
+	// claimed are the e-mail addresses and logins given to accounts by
+	// the batch being planned (by the whole run for a dry run, which
+	// writes nothing for later batches to see).
 	claimedEmail map[string]string
 	claimedLogin map[string]string
 }
@@ -364,6 +365,10 @@ func sameSnapshot(a, b map[string][]string) bool {
 // plan decides, reading only, what to do with each entry of a batch.
 func (r *Run) plan(ctx context.Context, tx store.Tx, batch []connectors.Entry) ([]action, error) {
 	in := r.in
+	if !r.opts.DryRun {
+		clear(r.claimedEmail)
+		clear(r.claimedLogin)
+	}
 	acts := make([]action, len(batch))
 	ids := make([]string, 0, len(batch))
 	for i, e := range batch {

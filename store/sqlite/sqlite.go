@@ -103,9 +103,9 @@ func buildDSN(dsn string, readOnly bool) (string, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(FULL)")
-	// A page cache of up to 32 MiB per connection (the default is 2 MiB):
+	// A page cache of up to 8 MiB per connection (the default is 2 MiB):
 	// a sync reads links and accounts by the thousand.
-	q.Add("_pragma", "cache_size(-32768)")
+	q.Add("_pragma", "cache_size(-8192)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {

@@ -168,6 +168,74 @@ type Run struct {
 	// writes nothing for later batches to see).
 	claimedEmail map[string]string
 	claimedLogin map[string]string
+	// known, once knownDone is closed, holds the source's links (without
+	// snapshots) as a prefetch read them (see PrefetchLinks).
+	known     map[string]identity.Link
+	knownErr  error
+	knownDone chan struct{}
+}
+
+// PrefetchLinks starts reading, in the background, every link of the
+// source (owner, status, digest), for a full listing: entries found
+// unchanged against it cost no query, and MarkGone finds the gone ones in
+// it. Only this run's connector writes links of its source (the lease), and
+// MarkGone re-reads a link before marking it.
+func (r *Run) PrefetchLinks(ctx context.Context) {
+	r.knownDone = make(chan struct{})
+	go func() {
+		defer close(r.knownDone)
+		links, err := r.sourceLinks(ctx)
+		if err != nil {
+			r.knownErr = err
+			return
+		}
+		r.known = make(map[string]identity.Link, len(links))
+		for _, l := range links {
+			r.known[l.ExternalID] = l
+		}
+	}()
+}
+
+// prefetched returns the prefetch, if one was started and has finished
+// without error; with wait, it waits for it to finish.
+func (r *Run) prefetched(ctx context.Context, wait bool) (map[string]identity.Link, bool, error) {
+	if r.knownDone == nil {
+		return nil, false, nil
+	}
+	if !wait {
+		select {
+		case <-r.knownDone:
+		default:
+			return nil, false, nil // still reading: plan with queries meanwhile
+		}
+	}
+	select {
+	case <-r.knownDone:
+		return r.known, r.knownErr == nil, r.knownErr
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+}
+
+// sourceLinks pages through the source's links, without snapshots.
+func (r *Run) sourceLinks(ctx context.Context) ([]identity.Link, error) {
+	var out []identity.Link
+	after := ""
+	for {
+		var page []identity.Link
+		if err := r.in.st.View(ctx, func(tx store.Tx) error {
+			var err error
+			page, err = tx.Links().ListBySource(ctx, r.in.src.Name, after, 5000)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		if len(page) == 0 {
+			return out, nil
+		}
+		out = append(out, page...)
+		after = page[len(page)-1].ExternalID
+	}
 }
 
 // Start begins a run.
@@ -369,12 +437,19 @@ func (r *Run) plan(ctx context.Context, tx store.Tx, batch []connectors.Entry) (
 		clear(r.claimedEmail)
 		clear(r.claimedLogin)
 	}
+	known, prefetched, _ := r.prefetched(ctx, false) // MarkGone reports a failed prefetch
 	acts := make([]action, len(batch))
+	digests := make([]string, len(batch))
 	ids := make([]string, 0, len(batch))
 	for i, e := range batch {
 		acts[i].entry = e
 		if e.ExternalID == "" {
 			acts[i].kind, acts[i].errs = actError, []EntryError{entryError(e, "", "", "the entry has no external id")}
+			continue
+		}
+		digests[i] = identity.LinkDigest(in.snapshot(e))
+		if l, ok := known[e.ExternalID]; prefetched && ok && l.Status == identity.LinkActive && l.Digest == digests[i] {
+			acts[i].kind, acts[i].accountID = actUnchanged, l.AccountID
 			continue
 		}
 		ids = append(ids, e.ExternalID)
@@ -389,11 +464,11 @@ func (r *Run) plan(ctx context.Context, tx store.Tx, batch []connectors.Entry) (
 	var unlinked []*action
 	for i := range acts {
 		a := &acts[i]
-		if a.kind == actError {
+		if a.kind == actError || a.kind == actUnchanged {
 			continue
 		}
 		l, linked := links[a.entry.ExternalID]
-		if linked && l.Status == identity.LinkActive && l.Digest == identity.LinkDigest(in.snapshot(a.entry)) {
+		if linked && l.Status == identity.LinkActive && l.Digest == digests[i] {
 			a.kind, a.accountID = actUnchanged, l.AccountID
 			continue
 		}
@@ -940,32 +1015,30 @@ func (r *Run) MarkGone(ctx context.Context, present func(externalID string) bool
 		}
 		present = func(id string) bool { _, ok := r.seen[id]; return ok }
 	}
-	var gone []identity.Link
-	active := 0
-	after := ""
-	for {
-		var page []identity.Link
-		if err := r.in.st.View(ctx, func(tx store.Tx) error {
-			var err error
-			page, err = tx.Links().ListBySource(ctx, r.in.src.Name, after, 5000)
-			return err
-		}); err != nil {
-			return err
+	known, ok, err := r.prefetched(ctx, true)
+	if !ok && err == nil {
+		var all []identity.Link
+		all, err = r.sourceLinks(ctx)
+		known = make(map[string]identity.Link, len(all))
+		for _, l := range all {
+			known[l.ExternalID] = l
 		}
-		if len(page) == 0 {
-			break
-		}
-		for _, l := range page {
-			if l.Status != identity.LinkActive {
-				continue
-			}
-			active++
-			if !present(l.ExternalID) {
-				gone = append(gone, l)
-			}
-		}
-		after = page[len(page)-1].ExternalID
 	}
+	if err != nil {
+		return fmt.Errorf("mark gone: %w", err)
+	}
+	active := 0
+	var gone []identity.Link
+	for id, l := range known {
+		if l.Status != identity.LinkActive {
+			continue
+		}
+		active++
+		if !present(id) {
+			gone = append(gone, l)
+		}
+	}
+	slices.SortFunc(gone, func(a, b identity.Link) int { return strings.Compare(a.ExternalID, b.ExternalID) })
 	if len(gone) == 0 {
 		return nil
 	}

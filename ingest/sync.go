@@ -152,6 +152,7 @@ func (in *Ingester) Sync(ctx context.Context, conn connectors.Connector, opts Sy
 	scannedAt := prev.ScannedAt
 	var err error
 	if opts.Full {
+		run.PrefetchLinks(ctx)
 		if err = lister.List(ctx, add); err == nil {
 			if err = run.MarkGone(ctx, nil); err == nil {
 				scannedAt, res.Scanned = start, true

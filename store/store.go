@@ -163,12 +163,12 @@ type Links interface {
 	Create(ctx context.Context, l *identity.Link) error
 	Get(ctx context.Context, source, externalID string) (identity.Link, error)
 	// GetMany returns the links of source with these external ids that
-	// exist, by external id (a batch read): owner, status and digest,
-	// without the Attributes snapshot.
+	// exist, by external id (a batch read): owner, status and digest only,
+	// without the Attributes snapshot and the times.
 	GetMany(ctx context.Context, source string, externalIDs []string) (map[string]identity.Link, error)
 	// ListBySource returns the links of source ordered by external id,
-	// after the cursor after, at most limit (0 means 1000), without their
-	// Attributes snapshot.
+	// after the cursor after, at most limit (0 means 1000): owner, status
+	// and digest only, as GetMany.
 	ListBySource(ctx context.Context, source, after string, limit int) ([]identity.Link, error)
 	ListByAccount(ctx context.Context, accountID string) ([]identity.Link, error)
 	// Update writes the status, attributes and owner of an existing link,

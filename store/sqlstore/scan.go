@@ -159,8 +159,8 @@ func scanAccounts(rows *sql.Rows, err error) ([]identity.Account, error) {
 
 const linkCols = `source, external_id, account_id, status, digest, created_at, updated_at, attributes`
 
-// linkHeadCols are linkCols without the attributes (batch reads).
-const linkHeadCols = `source, external_id, account_id, status, digest, created_at, updated_at`
+// linkHeadCols are linkCols without the attributes and times (batch reads).
+const linkHeadCols = `source, external_id, account_id, status, digest`
 
 func scanLink(r interface{ Scan(...any) error }) (identity.Link, error) {
 	var l identity.Link
@@ -177,13 +177,12 @@ func scanLinks(rows *sql.Rows, err error) ([]identity.Link, error) {
 	return scanAll(rows, err, func(r *sql.Rows) (identity.Link, error) { return scanLink(r) })
 }
 
-// scanLinkHeads scans rows of linkHeadCols: links without attributes.
+// scanLinkHeads scans rows of linkHeadCols: links without attributes and
+// times.
 func scanLinkHeads(rows *sql.Rows, err error) ([]identity.Link, error) {
 	return scanAll(rows, err, func(r *sql.Rows) (identity.Link, error) {
 		var l identity.Link
-		var created, updated timeCol
-		err := r.Scan(&l.Source, &l.ExternalID, &l.AccountID, &l.Status, &l.Digest, &created, &updated)
-		l.CreatedAt, l.UpdatedAt = time.Time(created), time.Time(updated)
+		err := r.Scan(&l.Source, &l.ExternalID, &l.AccountID, &l.Status, &l.Digest)
 		return l, err
 	})
 }

@@ -456,3 +456,59 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("zero config: %v", err)
 	}
 }
+
+func TestSchedule(t *testing.T) {
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "canonid.db"), discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	migrate(t, st)
+	d := newFakeDir(person("u1", "a", "Ann", "One", "a@univ-test.fr"))
+	in := newIngester(t, st, Config{})
+	type outcome struct {
+		res SyncResult
+		err error
+	}
+	results := make(chan outcome)
+	runCtx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		in.Schedule(runCtx, d, time.Millisecond, 0, SyncOptions{Owner: "scheduler"}, func(res SyncResult, err error) {
+			select {
+			case results <- outcome{res, err}:
+			case <-runCtx.Done():
+			}
+		})
+	}()
+	first := <-results
+	if first.err != nil || !first.res.Full || first.res.Created != 1 {
+		t.Fatalf("first scheduled run: %+v, %v", first.res, first.err)
+	}
+	second := <-results
+	if second.err != nil || second.res.Full {
+		t.Fatalf("second scheduled run: %+v, %v", second.res, second.err)
+	}
+	// Another process takes the lease: the scheduler's runs are skipped
+	// with the holder named, and the loop goes on.
+	now := time.Now()
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.SyncStates().Acquire(ctx, "campus", "other-host", now, now.Add(time.Hour))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		o := <-results
+		var held *store.LeaseHeldError
+		if errors.As(o.err, &held) {
+			if held.Owner != "other-host" {
+				t.Fatalf("held by %q", held.Owner)
+			}
+			break
+		}
+	}
+	cancel()
+	<-stopped
+}

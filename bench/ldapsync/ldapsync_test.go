@@ -109,8 +109,12 @@ connectors:
 	if p := sync("first full sync (creates every account)", "--full"); p.result.Created != n || len(p.result.Errors) != 0 {
 		tb.Fatalf("first sync: %+v", p.result.Summary)
 	}
-	if p := sync("second full sync (nothing changed)", "--full"); p.result.Unchanged != n {
-		tb.Fatalf("second sync: %+v", p.result.Summary)
+	// Three full syncs of the unchanged directory, as ldapsearch runs
+	// three times: the machine is shared, the best shows the code.
+	for i := range 3 {
+		if p := sync(fmt.Sprintf("full sync, nothing changed (%d of 3)", i+1), "--full"); p.result.Unchanged != n {
+			tb.Fatalf("full sync of an unchanged directory: %+v", p.result.Summary)
+		}
 	}
 	dns := someDNs(tb, ldif, changes)
 	for i, dn := range dns {
@@ -219,7 +223,7 @@ func (r report) markdown() string {
 // (run asserts them); it measures nothing.
 func TestHarness(t *testing.T) {
 	rep := run(t, 300, 10)
-	if len(rep.phases) != 3 {
+	if len(rep.phases) != 5 {
 		t.Fatalf("%d phases", len(rep.phases))
 	}
 	for _, p := range rep.phases {
@@ -247,10 +251,18 @@ func BenchmarkSync(b *testing.B) {
 		b.ReportMetric(0, "ns/op")
 		full := rep.phases[0]
 		ref := float64(n) / rep.ldapsearch.Seconds()
+		best := rep.phases[1]
+		var rss int64
+		for _, p := range rep.phases {
+			rss = max(rss, p.rssKB)
+			if p.result.Unchanged == n && p.wall < best.wall {
+				best = p
+			}
+		}
 		b.ReportMetric(float64(n)/full.wall.Seconds()/ref, "x-ldapsearch-first")
-		b.ReportMetric(float64(n)/rep.phases[1].wall.Seconds()/ref, "x-ldapsearch-resync")
-		b.ReportMetric(float64(max(full.rssKB, rep.phases[1].rssKB))/1024, "peak-RSS-MB")
-		b.ReportMetric(rep.phases[2].wall.Seconds(), "incremental-s")
+		b.ReportMetric(float64(n)/best.wall.Seconds()/ref, "x-ldapsearch-resync-best")
+		b.ReportMetric(float64(rss)/1024, "peak-RSS-MB")
+		b.ReportMetric(rep.phases[len(rep.phases)-1].wall.Seconds(), "incremental-s")
 		fmt.Println(rep.markdown())
 	}
 }

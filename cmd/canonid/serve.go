@@ -33,6 +33,9 @@ type serveOptions struct {
 	Version string
 	// Logger receives the logs; nil discards them.
 	Logger *slog.Logger
+	// SyncDone, when set, receives the result of every scheduled sync
+	// (tests wait on it).
+	SyncDone func(connector string, res ingest.SyncResult, err error)
 }
 
 // newServeCmd builds canonid serve.
@@ -124,7 +127,7 @@ func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writ
 	svc := accounts.New(st, cfg.Policies, logger)
 	accounts.NewHandler(svc, func(r *http.Request) (store.APIToken, bool) { return server.Caller(r.Context()) }).Mount(srv.APIGroup())
 
-	stopSyncs, err := scheduleConnectors(ctx, cfg, st, svc, logger)
+	stopSyncs, err := scheduleConnectors(ctx, cfg, st, svc, logger, opts.SyncDone)
 	if err != nil {
 		return err
 	}
@@ -202,7 +205,8 @@ func upsertOrgs(ctx context.Context, st store.Store, orgs []OrgConfig, now time.
 // scheduleConnectors starts the periodic syncs of the connectors that have an
 // interval. The returned function waits for them to stop once ctx ends (it
 // cancels a run in progress, whose batch in flight is rolled back).
-func scheduleConnectors(ctx context.Context, cfg Config, st store.Store, svc *accounts.Service, logger *slog.Logger) (func(), error) {
+func scheduleConnectors(ctx context.Context, cfg Config, st store.Store, svc *accounts.Service, logger *slog.Logger,
+	syncDone func(string, ingest.SyncResult, error)) (func(), error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	owner := leaseOwner()
@@ -221,8 +225,12 @@ func scheduleConnectors(ctx context.Context, cfg Config, st store.Store, svc *ac
 			opts.AfterCommit = autoMergeHook(svc)
 		}
 		logger.InfoContext(ctx, "connector scheduled", "connector", cc.Name, "interval", cc.Interval, "full_every", cc.FullEvery)
+		var done func(ingest.SyncResult, error)
+		if syncDone != nil {
+			done = func(res ingest.SyncResult, err error) { syncDone(cc.Name, res, err) }
+		}
 		wg.Go(func() {
-			in.Schedule(ctx, conn, cc.Interval, cc.FullEvery, opts, nil)
+			in.Schedule(ctx, conn, cc.Interval, cc.FullEvery, opts, done)
 			if closer, ok := conn.(interface{ Close() error }); ok {
 				closer.Close()
 			}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -191,5 +193,51 @@ func storeInvariants(t *testing.T, st store.Store) {
 		return identity.CheckInvariants(snap)
 	}); err != nil {
 		t.Fatalf("invariants: %v", err)
+	}
+}
+
+// TestServeSchedulesSyncs checks that serve runs the syncs of a connector
+// with an interval, and stops them when it stops.
+func TestServeSchedulesSyncs(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{LDIF: strings.NewReader(slapdtest.People)})
+	cfg, err := loadConfig(writeConfig(t, fmt.Sprintf(`listen: 127.0.0.1:0
+connectors:
+  - name: campus
+    type: ldap
+    url: %s
+    bind_dn: %s
+    bind_password: %s
+    base_dn: %s
+    filter: (objectClass=supannPerson)
+    interval: 1h
+`, s.URL, s.AdminDN, s.AdminPassword, s.BaseDN)), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	type result struct {
+		connector string
+		res       ingest.SyncResult
+		err       error
+	}
+	results := make(chan result, 4)
+	done := make(chan error, 1)
+	go func() {
+		done <- runServe(ctx, cfg, serveOptions{Version: "test", SyncDone: func(c string, res ingest.SyncResult, err error) {
+			results <- result{c, res, err}
+		}}, io.Discard)
+	}()
+	select {
+	case r := <-results:
+		if r.err != nil || r.connector != "campus" || !r.res.Full || r.res.Created != 6 {
+			t.Fatalf("first scheduled sync: %s %+v %v", r.connector, r.res, r.err)
+		}
+	case err := <-done:
+		t.Fatalf("serve returned: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve after cancel: %v", err)
 	}
 }

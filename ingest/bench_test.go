@@ -14,15 +14,7 @@ import (
 //
 //	go test -run '^$' -bench ApplyNew -benchtime 20000x ./ingest/
 func BenchmarkApplyNew(b *testing.B) {
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "canonid.db"), discard())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	in := newIngester(b, st, Config{})
+	in := benchIngester(b)
 	run := in.Start(Options{})
 	i := 0
 	for b.Loop() {
@@ -45,15 +37,7 @@ func BenchmarkApplyNew(b *testing.B) {
 //
 //	go test -run '^$' -bench ApplyUnchanged -benchtime 20000x ./ingest/
 func BenchmarkApplyUnchanged(b *testing.B) {
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "canonid.db"), discard())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	in := newIngester(b, st, Config{})
+	in := benchIngester(b)
 	entries := make([]connectors.Entry, b.N)
 	for i := range entries {
 		entries[i] = benchPerson(i)
@@ -86,4 +70,17 @@ func benchPerson(i int) connectors.Entry {
 	return person(fmt.Sprintf("uuid-%08d", i), fmt.Sprintf("user%d", i), "Given", fmt.Sprintf("Family%d", i), fmt.Sprintf("user%d@univ-test.fr", i),
 		"supannEtuId", fmt.Sprint(21000000+i), "supannCodeINE", fmt.Sprintf("%010dA", i), "supannOIDCDateDeNaissance", "2001-02-03",
 		"eduPersonAffiliation", "student", "supannMailPerso", fmt.Sprintf("perso%d@gmail.example", i))
+}
+
+// benchIngester returns an ingester on a fresh SQLite database.
+func benchIngester(b *testing.B) *Ingester {
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "canonid.db"), discard())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return newIngester(b, st, Config{})
 }

@@ -26,9 +26,10 @@ func syncJSON(t *testing.T, cfg string, args ...string) ingest.SyncResult {
 	return res
 }
 
-func campusConfig(t *testing.T, s *slapdtest.Server) string {
-	return writeConfig(t, fmt.Sprintf(`orgs:
-  - {id: univ-test, name: Université Test}
+// campusConfig writes a configuration with the connector campus on s; extra
+// ends the connector's entry.
+func campusConfig(t *testing.T, s *slapdtest.Server, top, extra string) string {
+	return writeConfig(t, fmt.Sprintf(`%s
 connectors:
   - name: campus
     type: ldap
@@ -37,10 +38,7 @@ connectors:
     bind_password: %s
     base_dn: %s
     filter: (objectClass=supannPerson)
-    mapping: supann
-    org: univ-test
-    scan_every: 1ns
-`, s.URL, s.AdminDN, s.AdminPassword, s.BaseDN))
+%s`, top, s.URL, s.AdminDN, s.AdminPassword, s.BaseDN, extra))
 }
 
 func accountByLink(t *testing.T, st store.Store, externalID string) (identity.Account, identity.Link) {
@@ -65,7 +63,7 @@ func accountByLink(t *testing.T, st store.Store, externalID string) (identity.Ac
 // rename, a deletion, and the entries in error reported with their DN.
 func TestSyncCampusDirectory(t *testing.T) {
 	s := slapdtest.Start(t, slapdtest.Options{LDIF: strings.NewReader(slapdtest.People)})
-	cfg := campusConfig(t, s)
+	cfg := campusConfig(t, s, "orgs:\n  - {id: univ-test, name: Université Test}", "    mapping: supann\n    org: univ-test\n    scan_every: 1ns\n")
 	st := openTestStore(t, cfg)
 	dn := func(uid string) string { return "uid=" + uid + "," + s.BaseDN }
 
@@ -200,17 +198,7 @@ func storeInvariants(t *testing.T, st store.Store) {
 // with an interval, and stops them when it stops.
 func TestServeSchedulesSyncs(t *testing.T) {
 	s := slapdtest.Start(t, slapdtest.Options{LDIF: strings.NewReader(slapdtest.People)})
-	cfg, err := loadConfig(writeConfig(t, fmt.Sprintf(`listen: 127.0.0.1:0
-connectors:
-  - name: campus
-    type: ldap
-    url: %s
-    bind_dn: %s
-    bind_password: %s
-    base_dn: %s
-    filter: (objectClass=supannPerson)
-    interval: 1h
-`, s.URL, s.AdminDN, s.AdminPassword, s.BaseDN)), true)
+	cfg, err := loadConfig(campusConfig(t, s, "listen: 127.0.0.1:0", "    interval: 1h\n"), true)
 	if err != nil {
 		t.Fatal(err)
 	}

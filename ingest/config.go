@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/canonid/canonid/identity"
 )
 
@@ -24,14 +26,21 @@ const (
 // Config is the part of a connector's configuration that says how what it
 // reads becomes accounts. Its keys sit beside the connector's own.
 type Config struct {
-	// Correlate lists, in order, the keys by which an identity not linked
-	// yet is matched with an existing account: email (a verified
-	// address), recovery_email (matched against verified and recovery
-	// addresses), ine, supann_etu_id, supann_emp_id, supann_ref_id, eppn,
-	// name_birth_date, login. The first key that finds exactly one
-	// account links to it. Default: every key but name_birth_date and
-	// login. An empty list (correlate: []) never links.
-	Correlate []identity.LookupKind `yaml:"correlate"`
+	// Correlate lists, in order, the rules by which an identity not linked
+	// yet is matched with existing accounts. A rule names a key: email (a
+	// verified address), recovery_email (matched against verified and
+	// recovery addresses), ine, supann_etu_id, supann_emp_id,
+	// supann_ref_id, eppn, name_birth_date, login. The first auto rule
+	// that finds exactly one account links the identity to it; other
+	// matches (a rule that is not auto, or several accounts) only suggest
+	// duplicates of the new account. Default: every key but
+	// name_birth_date and login. An empty list (correlate: []) never links.
+	Correlate []CorrelateRule `yaml:"correlate"`
+	// EmailVerified says whether the source vouches for the addresses it
+	// gives: they become verified (a campus directory, default for ldap)
+	// or stay pending until the person confirms them (agency files,
+	// default for csv).
+	EmailVerified *bool `yaml:"email_verified"`
 	// NewAccountStatus is the status of the accounts a sync creates:
 	// active (default) or pending_activation.
 	NewAccountStatus identity.Status `yaml:"new_account_status"`
@@ -51,10 +60,50 @@ type Config struct {
 // a stored lookup key: logins are looked up in the accounts themselves.
 const LookupLogin identity.LookupKind = "login"
 
+// CorrelateRule is one correlation rule. In YAML it is a key ("email") or
+// a mapping ({key: recovery_email, auto: true}); auto defaults to
+// DefaultAuto(key).
+type CorrelateRule struct {
+	Key identity.LookupKind `yaml:"key"`
+	// Auto links on a single match; otherwise a match is only a
+	// suggestion.
+	Auto bool `yaml:"auto"`
+}
+
+// DefaultAuto says whether a key links by itself when a rule does not say:
+// identifiers and verified addresses do; a recovery address (shared by
+// relatives) and names with a birth date (namesakes) only suggest.
+func DefaultAuto(k identity.LookupKind) bool {
+	return k != identity.LookupRecoveryEmail && k != identity.LookupNameBirthDate
+}
+
+// Rule returns the rule of key k with its default auto.
+func Rule(k identity.LookupKind) CorrelateRule { return CorrelateRule{Key: k, Auto: DefaultAuto(k)} }
+
+// UnmarshalYAML accepts a key or a {key, auto} mapping.
+func (r *CorrelateRule) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*r = Rule(identity.LookupKind(n.Value))
+		return nil
+	}
+	var raw struct {
+		Key  identity.LookupKind `yaml:"key"`
+		Auto *bool               `yaml:"auto"`
+	}
+	if err := n.Decode(&raw); err != nil {
+		return err
+	}
+	*r = Rule(raw.Key)
+	if raw.Auto != nil {
+		r.Auto = *raw.Auto
+	}
+	return nil
+}
+
 // DefaultCorrelate is the correlation order when none is configured.
-func DefaultCorrelate() []identity.LookupKind {
-	return []identity.LookupKind{identity.LookupEmail, identity.LookupRecoveryEmail, identity.LookupINE,
-		identity.LookupEtuID, identity.LookupEmpID, identity.LookupRefID, identity.LookupEPPN}
+func DefaultCorrelate() []CorrelateRule {
+	return []CorrelateRule{Rule(identity.LookupEmail), Rule(identity.LookupRecoveryEmail), Rule(identity.LookupINE),
+		Rule(identity.LookupEtuID), Rule(identity.LookupEmpID), Rule(identity.LookupRefID), Rule(identity.LookupEPPN)}
 }
 
 // WithDefaults returns c with its defaults filled in.
@@ -72,6 +121,10 @@ func (c Config) WithDefaults() Config {
 		half := 0.5
 		c.MaxGone = &half
 	}
+	if c.EmailVerified == nil {
+		yes := true
+		c.EmailVerified = &yes
+	}
 	return c
 }
 
@@ -81,7 +134,8 @@ var orgID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 func (c Config) Validate() error {
 	var errs []error
 	seen := map[identity.LookupKind]bool{}
-	for i, k := range c.Correlate {
+	for i, r := range c.Correlate {
+		k := r.Key
 		switch {
 		case !k.Valid() && k != LookupLogin:
 			errs = append(errs, fmt.Errorf("correlate[%d]: unknown key %q (want one of %v or login)", i, k, identity.LookupKinds()))

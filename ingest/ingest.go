@@ -52,6 +52,25 @@ type Summary struct {
 	Linked    int          `json:"linked"`
 	Gone      int          `json:"gone"`
 	Errors    []EntryError `json:"errors"`
+	// Suggestions are the created accounts that may be the same person
+	// as existing ones: a correlation rule found them but could not link
+	// (not an auto rule, or several accounts).
+	Suggestions []Suggestion `json:"suggestions"`
+}
+
+// Suggestion is a created account and the existing accounts it may
+// duplicate, with the rule that found each.
+type Suggestion struct {
+	Line       int         `json:"line,omitempty"`
+	DN         string      `json:"dn,omitempty"`
+	AccountID  string      `json:"account_id"`
+	Candidates []Candidate `json:"candidates"`
+}
+
+// Candidate is an existing account a correlation rule found.
+type Candidate struct {
+	AccountID string              `json:"account_id"`
+	By        identity.LookupKind `json:"by"`
 }
 
 // EntryError is one entry that could not be applied, located by its file
@@ -260,6 +279,10 @@ func (r *Run) Summary() Summary {
 	if s.Errors == nil {
 		s.Errors = []EntryError{}
 	}
+	s.Suggestions = slices.Clone(r.sum.Suggestions)
+	if s.Suggestions == nil {
+		s.Suggestions = []Suggestion{}
+	}
 	return s
 }
 
@@ -323,6 +346,13 @@ func (r *Run) count(a action) {
 	switch a.kind {
 	case actCreate:
 		r.sum.Created++
+		if len(a.suggest) > 0 {
+			sg := Suggestion{Line: a.entry.Line, AccountID: a.accountID, Candidates: a.suggest}
+			if a.entry.Line == 0 {
+				sg.DN = a.entry.Name
+			}
+			r.sum.Suggestions = append(r.sum.Suggestions, sg)
+		}
 	case actLink:
 		r.sum.Linked++
 	case actUpdate, actRestore:
@@ -384,7 +414,8 @@ type action struct {
 	emails    []identity.Email // the account's addresses as read
 	fields    []FieldChange
 	emailOps  emailOps
-	member    bool // add the org membership
+	suggest   []Candidate // possible duplicates of a created account
+	member    bool        // add the org membership
 	reactive  bool // reactivate an account the source's departure suspended
 }
 
@@ -399,7 +430,9 @@ func (a action) change() Change {
 // emailOps are the writes that give an account the source's address.
 type emailOps struct {
 	address  string
-	add      bool             // insert address (verified, primary)
+	verified bool             // the source vouches for the address
+	primary  bool             // the inserted address is the primary one
+	add      bool             // insert address
 	update   bool             // mark the existing row verified and primary
 	unset    []identity.Email // other primary rows to demote first
 	drop     []identity.Email // rows of this source for addresses it no longer gives
@@ -507,8 +540,10 @@ func (r *Run) plan(ctx context.Context, tx store.Tx, batch []connectors.Entry) (
 	if err != nil {
 		return nil, err
 	}
-	for _, ids := range candidates {
-		accountIDs = append(accountIDs, ids...)
+	for _, hits := range candidates {
+		for _, h := range hits {
+			accountIDs = append(accountIDs, h.ids...)
+		}
 	}
 	accounts, emails, sourceLinked, err := r.readAccounts(ctx, tx, accountIDs)
 	if err != nil {
@@ -554,29 +589,17 @@ func (r *Run) plan(ctx context.Context, tx store.Tx, batch []connectors.Entry) (
 				return nil, fmt.Errorf("link %s/%s: account %s: %w", in.src.Name, a.entry.ExternalID, a.accountID, store.ErrNotFound)
 			}
 			a.before, a.emails = acc, emails[a.accountID]
-		default: // unlinked: link to the one correlated account, or create
-			var eligible []string
-			for _, c := range candidates[a] {
-				if !sourceLinked[c] { // one holding an identity of this source is another person
-					eligible = append(eligible, c)
-				}
-			}
-			switch len(eligible) {
-			case 0:
-				a.kind, a.accountID, a.by = actCreate, newAccountID(), ""
-			case 1:
-				c := eligible[0]
-				a.kind, a.accountID = actLink, c
-				a.before, a.emails = accounts[c], emails[c]
-				sourceLinked[c] = true
-			default:
-				a.kind = actError
-				a.errs = []EntryError{entryError(a.entry, string(a.by), "", "matches several accounts: "+strings.Join(eligible, ", "))}
-				continue
+		default: // unlinked: link to the account an auto rule designates, or create
+			r.decideLink(a, candidates[a], sourceLinked)
+			if a.kind == actLink {
+				a.before, a.emails = accounts[a.accountID], emails[a.accountID]
+				sourceLinked[a.accountID] = true
+			} else {
+				a.accountID = newAccountID()
 			}
 		}
 		// The address and login must not belong to anyone else.
-		if v := a.res.Get(mapping.FieldEmail); v != "" {
+		if v := a.res.Get(mapping.FieldEmail); v != "" && *in.src.Config.EmailVerified {
 			if o := owner(r.claimedEmail, emailOwners, v); o != "" && o != a.accountID {
 				a.kind, a.errs = actError, []EntryError{entryError(a.entry, mapping.FieldEmail, v, "the address is the verified address of another account ("+o+")")}
 				continue
@@ -589,7 +612,7 @@ func (r *Run) plan(ctx context.Context, tx store.Tx, batch []connectors.Entry) (
 			}
 		}
 		r.decide(a)
-		if v := a.res.Get(mapping.FieldEmail); v != "" {
+		if v := a.res.Get(mapping.FieldEmail); v != "" && *in.src.Config.EmailVerified {
 			r.claimedEmail[v] = a.accountID
 		}
 		if v := a.after.Login; v != "" {
@@ -606,68 +629,118 @@ func mapReason(f mapping.FieldError) string {
 	return f.Reason
 }
 
-// correlate finds, for each unlinked entry, the accounts its first matching
-// correlation key designates.
-func (r *Run) correlate(ctx context.Context, tx store.Tx, unlinked []*action) (map[*action][]string, error) {
-	out := map[*action][]string{}
+// hit is what one correlation rule found for an entry.
+type hit struct {
+	rule CorrelateRule
+	ids  []string // accounts, sorted
+}
+
+// correlate runs every correlation rule over the unlinked entries of a
+// batch (one lookup per rule and stored kind) and returns, per entry, the
+// rules that found accounts, in rule order.
+func (r *Run) correlate(ctx context.Context, tx store.Tx, unlinked []*action) (map[*action][]hit, error) {
+	out := map[*action][]hit{}
 	if len(unlinked) == 0 {
 		return out, nil
 	}
 	type probe struct {
-		kinds []identity.LookupKind // stored kinds searched
-		value func(mapping.Result) string
+		kinds  []identity.LookupKind // stored kinds searched
+		values func(mapping.Result) []string
+	}
+	addresses := func(m mapping.Result) []string {
+		var vs []string
+		for _, f := range []string{mapping.FieldEmail, mapping.FieldRecoveryEmail} {
+			if v := m.Get(f); v != "" {
+				vs = append(vs, v)
+			}
+		}
+		return vs
+	}
+	one := func(v string) []string {
+		if v == "" {
+			return nil
+		}
+		return []string{v}
 	}
 	probes := map[identity.LookupKind]probe{
-		identity.LookupEmail: {[]identity.LookupKind{identity.LookupEmail}, func(m mapping.Result) string { return m.Get(mapping.FieldEmail) }},
-		identity.LookupRecoveryEmail: {[]identity.LookupKind{identity.LookupEmail, identity.LookupRecoveryEmail},
-			func(m mapping.Result) string { return m.Get(mapping.FieldRecoveryEmail) }},
-		identity.LookupNameBirthDate: {[]identity.LookupKind{identity.LookupNameBirthDate}, func(m mapping.Result) string {
-			return identity.NameBirthDateValue(m.Get(mapping.FieldFamilyName), m.Get(mapping.FieldGivenName), m.Get(mapping.FieldBirthDate))
+		identity.LookupEmail: {[]identity.LookupKind{identity.LookupEmail}, func(m mapping.Result) []string { return one(m.Get(mapping.FieldEmail)) }},
+		// An entry's address, whether the source calls it its mail or its
+		// recovery mail, against accounts' recovery and verified addresses.
+		identity.LookupRecoveryEmail: {[]identity.LookupKind{identity.LookupRecoveryEmail, identity.LookupEmail}, addresses},
+		identity.LookupNameBirthDate: {[]identity.LookupKind{identity.LookupNameBirthDate}, func(m mapping.Result) []string {
+			return one(identity.NameBirthDateValue(m.Get(mapping.FieldFamilyName), m.Get(mapping.FieldGivenName), m.Get(mapping.FieldBirthDate)))
 		}},
 	}
 	probeOf := func(k identity.LookupKind) probe {
 		if p, ok := probes[k]; ok {
 			return p
 		}
-		return probe{[]identity.LookupKind{k}, func(m mapping.Result) string { return identity.LookupValue(k, m.Get(string(k))) }}
+		return probe{[]identity.LookupKind{k}, func(m mapping.Result) []string { return one(identity.LookupValue(k, m.Get(string(k)))) }}
 	}
-	found := map[*action]bool{}
-	for _, key := range r.in.src.Config.Correlate {
-		p := probeOf(key)
+	for _, rule := range r.in.src.Config.Correlate {
+		p := probeOf(rule.Key)
 		var values []string
 		for _, a := range unlinked {
-			if !found[a] {
-				if v := p.value(a.res); v != "" {
-					values = append(values, v)
-				}
-			}
+			values = append(values, p.values(a.res)...)
 		}
 		if len(values) == 0 {
 			continue
 		}
-		hits := map[string][]string{}
+		found := map[string][]string{}
 		for _, k := range p.kinds {
 			got, err := tx.Accounts().Lookup(ctx, k, values)
 			if err != nil {
 				return nil, err
 			}
 			for v, ids := range got {
-				hits[v] = append(hits[v], ids...)
+				found[v] = append(found[v], ids...)
 			}
 		}
 		for _, a := range unlinked {
-			if found[a] {
-				continue
+			var ids []string
+			for _, v := range p.values(a.res) {
+				ids = append(ids, found[v]...)
 			}
-			if ids := hits[p.value(a.res)]; len(ids) > 0 {
+			if len(ids) > 0 {
 				slices.Sort(ids)
-				out[a] = slices.Compact(ids)
-				found[a] = true
-				a.by = key
+				out[a] = append(out[a], hit{rule, slices.Compact(ids)})
 			}
 		}
 	}
 	return out, nil
+}
+
+// decideLink links a to the one eligible account of the first auto rule
+// that finds exactly one; otherwise a gets a new account, suggested as a
+// duplicate of every eligible account the rules found. An account holding
+// an active identity of this source already is another person: never
+// eligible.
+func (r *Run) decideLink(a *action, hits []hit, sourceLinked map[string]bool) {
+	a.kind, a.by, a.suggest = actCreate, "", nil
+	eligible := func(ids []string) []string {
+		var out []string
+		for _, id := range ids {
+			if !sourceLinked[id] {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	for _, h := range hits {
+		if ids := eligible(h.ids); h.rule.Auto && len(ids) == 1 {
+			a.kind, a.accountID, a.by = actLink, ids[0], h.rule.Key
+			return
+		}
+	}
+	seen := map[string]bool{}
+	for _, h := range hits {
+		for _, id := range eligible(h.ids) {
+			if !seen[id] {
+				seen[id] = true
+				a.suggest = append(a.suggest, Candidate{AccountID: id, By: h.rule.Key})
+			}
+		}
+	}
 }
 
 // readAccounts reads the accounts of a batch, their e-mails, and which of
@@ -814,19 +887,34 @@ func (r *Run) decide(a *action) {
 func (r *Run) emailPlan(a *action) emailOps {
 	src := r.in.src.Name
 	addr := a.res.Get(mapping.FieldEmail)
-	ops := emailOps{address: addr}
+	verified := *r.in.src.Config.EmailVerified
+	ops := emailOps{address: addr, verified: verified}
 	var have *identity.Email
 	for i, e := range a.emails {
 		switch {
 		case e.Address == addr:
 			have = &a.emails[i]
-		case e.Source == src:
+		case e.Source == src && (verified || !e.Verified):
+			// A source that does not vouch for addresses never removes
+			// one the person confirmed.
 			ops.drop = append(ops.drop, e)
 		}
 	}
 	if addr == "" {
 		return ops
 	}
+	if !verified {
+		// A pending address: added, primary only if the account has
+		// none; one the account holds already is left as it is.
+		if have == nil {
+			ops.add = true
+			ops.primary = !slices.ContainsFunc(a.emails, func(e identity.Email) bool {
+				return e.Primary && !slices.ContainsFunc(ops.drop, func(d identity.Email) bool { return d.Address == e.Address })
+			})
+		}
+		return ops
+	}
+	ops.primary = true
 	for _, e := range a.emails {
 		if e.Primary && e.Address != addr && !slices.ContainsFunc(ops.drop, func(d identity.Email) bool { return d.Address == e.Address }) {
 			ops.unset = append(ops.unset, e)
@@ -920,8 +1008,11 @@ func (r *Run) applyEmails(ctx context.Context, tx store.Tx, a *action) error {
 	now := r.in.now()
 	switch {
 	case ops.add:
-		return tx.Emails().Add(ctx, &identity.Email{Address: ops.address, AccountID: a.accountID, Verified: true, Primary: true,
-			Source: r.in.src.Name, VerifiedAt: now})
+		e := identity.Email{Address: ops.address, AccountID: a.accountID, Verified: ops.verified, Primary: ops.primary, Source: r.in.src.Name}
+		if ops.verified {
+			e.VerifiedAt = now
+		}
+		return tx.Emails().Add(ctx, &e)
 	case ops.update:
 		e := ops.existing
 		if !e.Verified {

@@ -330,13 +330,21 @@ func TestSyncCorrelation(t *testing.T) {
 			// sharing it), not linked to the account u1 took.
 			person("u4", "amartin", "Alex", "Martin", "alex.martin@univ-test.fr", "supannMailPerso", "camille.m@perso.example"),
 		)
-		cfg := Config{Correlate: append(DefaultCorrelate(), identity.LookupNameBirthDate)}
+		cfg := Config{Correlate: []CorrelateRule{Rule(identity.LookupEmail), {Key: identity.LookupRecoveryEmail, Auto: true},
+			Rule(identity.LookupINE), Rule(identity.LookupNameBirthDate)}}
 		in := newIngester(t, st, cfg)
 		res := sync(t, in, d, SyncOptions{Owner: "test"})
-		// u1 and u2 link; u3 matches two namesakes: an error; u4 is new.
-		wantCounts(t, res.Summary, 1, 0, 0, 2, 0, 1)
-		if e := res.Errors[0]; e.DN != d.entries["u3"].Name || e.Field != "name_birth_date" || !strings.Contains(e.Reason, "several accounts") {
-			t.Fatalf("ambiguous correlation error = %+v", e)
+		// u1 and u2 link; u3 matches two namesakes by a rule that only
+		// suggests: a new account, suggested as their duplicate; u4 is new.
+		wantCounts(t, res.Summary, 2, 0, 0, 2, 0, 0)
+		if len(res.Suggestions) != 1 {
+			t.Fatalf("suggestions = %+v", res.Suggestions)
+		}
+		if sg := res.Suggestions[0]; sg.DN != d.entries["u3"].Name || len(sg.Candidates) != 2 || sg.Candidates[0].By != identity.LookupNameBirthDate {
+			t.Fatalf("suggestion = %+v", sg)
+		}
+		if a, _, _ := accountOf(t, st, "u3"); a.ID != res.Suggestions[0].AccountID {
+			t.Fatalf("u3's account %s is not the suggested one", a.ID)
 		}
 		a, es, _ := accountOf(t, st, "u1")
 		if a.ID != camille || a.Login != "cmartin" || a.Provenance["family_name"] != "ldap:campus" {
@@ -366,7 +374,7 @@ func TestSyncConflictsAndPolicies(t *testing.T) {
 			person("u2", "b", "Bob", "Two", "shared@univ-test.fr"),
 			person("u3", "c", "Cleo", "Three", "c@univ-test.fr"),
 		)
-		in := newIngester(t, st, Config{NewAccountStatus: identity.StatusPendingActivation, Correlate: []identity.LookupKind{}})
+		in := newIngester(t, st, Config{NewAccountStatus: identity.StatusPendingActivation, Correlate: []CorrelateRule{}})
 		res := sync(t, in, d, SyncOptions{Owner: "test"})
 		wantCounts(t, res.Summary, 2, 0, 0, 0, 0, 1)
 		if e := res.Errors[0]; e.DN != d.entries["u2"].Name || e.Field != "email" || !strings.Contains(e.Reason, "another account") {
@@ -446,7 +454,7 @@ func TestSyncDryRun(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	bad := 2.0
-	err := Config{Correlate: []identity.LookupKind{"email", "phone", "email"}, NewAccountStatus: "merged", OnGone: "delete", Org: "Bad Org", MaxGone: &bad}.Validate()
+	err := Config{Correlate: []CorrelateRule{Rule("email"), Rule("phone"), Rule("email")}, NewAccountStatus: "merged", OnGone: "delete", Org: "Bad Org", MaxGone: &bad}.Validate()
 	for _, want := range []string{"correlate[1]", "correlate[2]", "new_account_status", "on_gone", "org:", "max_gone"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate error %v lacks %q", err, want)

@@ -412,3 +412,16 @@ func (e *Errors) As(target any) bool {
 	}
 	return false
 }
+
+// Required returns, for each required field, the source attributes it reads
+// from (any one of them will do), so that a file can be checked for missing
+// columns before anything is read.
+func (m *Mapping) Required() map[string][]string {
+	out := map[string][]string{}
+	for _, ru := range m.rules {
+		if ru.required {
+			out[ru.field] = slices.Clone(ru.from)
+		}
+	}
+	return out
+}

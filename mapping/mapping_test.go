@@ -516,3 +516,15 @@ func TestConcurrentApply(t *testing.T) {
 		}
 	}
 }
+
+func TestRequired(t *testing.T) {
+	spec, _ := Preset(PresetSupann)
+	m, err := Compile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := m.Required()
+	if len(got) != 1 || !slices.Equal(got[FieldEmail], []string{"mail"}) {
+		t.Fatalf("Required() = %v", got)
+	}
+}

@@ -416,7 +416,7 @@ type action struct {
 	emailOps  emailOps
 	suggest   []Candidate // possible duplicates of a created account
 	member    bool        // add the org membership
-	reactive  bool // reactivate an account the source's departure suspended
+	reactive  bool        // reactivate an account the source's departure suspended
 }
 
 func (a action) change() Change {

@@ -106,6 +106,7 @@ type Tx interface {
 	APITokens() APITokens
 	Duplicates() Duplicates
 	SyncStates() SyncStates
+	Imports() Imports
 	// Record appends ev to the audit log and to the outbox of this
 	// transaction. Every transaction that changes data must record at
 	// least one event.
@@ -435,6 +436,34 @@ type SyncStates interface {
 	Release(ctx context.Context, connector, owner string) error
 	// Save writes the mark, times and result of s (not the lease).
 	Save(ctx context.Context, s *SyncState) error
+}
+
+// ImportRecord is one file import, with its report.
+type ImportRecord struct {
+	ID         string // set by Create when empty
+	Connector  string
+	FileName   string
+	FileSHA256 string // hex
+	Actor      string
+	DryRun     bool
+	// Status is completed, rejected (nothing written: a missing column,
+	// or row errors with --strict) or failed.
+	Status     string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	// Report is the import's report (JSON), as the command and the API
+	// print it.
+	Report []byte
+}
+
+// Imports stores the record of each file import. Creating one is a change:
+// record an event with it.
+type Imports interface {
+	Create(ctx context.Context, r *ImportRecord) error
+	Get(ctx context.Context, id string) (ImportRecord, error)
+	// List returns the imports of a connector (all when empty), newest
+	// first, at most limit (0 means 100).
+	List(ctx context.Context, connector string, limit int) ([]ImportRecord, error)
 }
 
 // Config selects and configures the database.

@@ -68,6 +68,7 @@ func Run(t *testing.T, open Opener, opts Options) {
 		{"LinksBySource", testLinksBySource},
 		{"Lookup", testLookup},
 		{"SyncStates", testSyncStates},
+		{"Imports", testImports},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

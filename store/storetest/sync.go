@@ -149,3 +149,33 @@ func testSyncStates(t *testing.T, st store.Store, _ Options) {
 	fatalIf(t, st.Update(ctx, func(tx store.Tx) error { return tx.SyncStates().Release(ctx, "campus", "host-b") }))
 	fatalIf(t, acquire("host-c", now.Add(2*time.Minute)))
 }
+
+// testImports checks the import records.
+func testImports(t *testing.T, st store.Store, _ Options) {
+	at := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	var ids []string
+	for i, c := range []string{"ars", "ars", "other"} {
+		rec := store.ImportRecord{Connector: c, FileName: "interns.csv", FileSHA256: "ab", Actor: "token:ops", DryRun: i == 1,
+			Status: "completed", StartedAt: at.Add(time.Duration(i) * time.Minute), FinishedAt: at.Add(time.Duration(i)*time.Minute + time.Second),
+			Report: []byte(`{"created":2}`)}
+		update(t, st, func(tx store.Tx) error { return tx.Imports().Create(ctx, &rec) })
+		ids = append(ids, rec.ID)
+	}
+	got := view(t, st, func(tx store.Tx) (store.ImportRecord, error) { return tx.Imports().Get(ctx, ids[1]) })
+	if got.Connector != "ars" || !got.DryRun || !got.StartedAt.Equal(at.Add(time.Minute)) || string(got.Report) != `{"created":2}` {
+		t.Fatalf("Get = %+v", got)
+	}
+	list := view(t, st, func(tx store.Tx) ([]store.ImportRecord, error) { return tx.Imports().List(ctx, "ars", 0) })
+	if len(list) != 2 || list[0].ID != ids[1] || list[1].ID != ids[0] {
+		t.Fatalf("List(ars) = %v", list)
+	}
+	if all := view(t, st, func(tx store.Tx) ([]store.ImportRecord, error) { return tx.Imports().List(ctx, "", 1) }); len(all) != 1 || all[0].ID != ids[2] {
+		t.Fatalf("List(all, 1) = %v", all)
+	}
+	_, err := func() (store.ImportRecord, error) {
+		var r store.ImportRecord
+		err := st.View(ctx, func(tx store.Tx) error { var err error; r, err = tx.Imports().Get(ctx, "missing"); return err })
+		return r, err
+	}()
+	wantErr(t, err, store.ErrNotFound)
+}

@@ -76,8 +76,11 @@ type Candidate struct {
 // EntryError is one entry that could not be applied, located by its file
 // line or its DN.
 type EntryError struct {
-	Line   int    `json:"line,omitempty"`
-	DN     string `json:"dn,omitempty"`
+	Line int    `json:"line,omitempty"`
+	DN   string `json:"dn,omitempty"`
+	// Column is the file column (or directory attribute) the value came
+	// from, for file sources.
+	Column string `json:"column,omitempty"`
 	Field  string `json:"field,omitempty"`
 	Value  string `json:"value,omitempty"`
 	Reason string `json:"reason"`
@@ -87,6 +90,9 @@ func (e EntryError) String() string {
 	var b strings.Builder
 	if e.Line > 0 {
 		fmt.Fprintf(&b, "line %d", e.Line)
+		if e.Column != "" {
+			fmt.Fprintf(&b, ", column %s", e.Column)
+		}
 	} else {
 		b.WriteString(e.DN)
 	}
@@ -511,7 +517,11 @@ func (r *Run) plan(ctx context.Context, tx store.Tx, batch []connectors.Entry) (
 			var fe mapping.Errors
 			if errors.As(err, &fe) {
 				for _, f := range fe {
-					a.errs = append(a.errs, entryError(a.entry, f.Field, f.Value, mapReason(f)))
+					ee := entryError(a.entry, f.Field, f.Value, mapReason(f))
+					if a.entry.Line > 0 {
+						ee.Column, ee.Reason = f.Attribute, f.Reason
+					}
+					a.errs = append(a.errs, ee)
 				}
 			} else {
 				a.errs = []EntryError{entryError(a.entry, "", "", err.Error())}

@@ -285,6 +285,13 @@ func (r *Run) Summary() Summary {
 	if s.Errors == nil {
 		s.Errors = []EntryError{}
 	}
+	// Rows rejected when read and rows rejected when planned, in order.
+	slices.SortStableFunc(s.Errors, func(a, b EntryError) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return strings.Compare(a.DN, b.DN)
+	})
 	s.Suggestions = slices.Clone(r.sum.Suggestions)
 	if s.Suggestions == nil {
 		s.Suggestions = []Suggestion{}

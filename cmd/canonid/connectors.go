@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"time"
 
 	"github.com/canonid/canonid/connectors"
+	"github.com/canonid/canonid/connectors/csvimport"
 	ldapconn "github.com/canonid/canonid/connectors/ldap"
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/imports"
 	"github.com/canonid/canonid/ingest"
 	"github.com/canonid/canonid/mapping"
 	"github.com/canonid/canonid/store"
@@ -24,7 +27,8 @@ type ConnectorConfig struct {
 	// Name is the connector's unique name; its links have the source
 	// "<type>:<name>", e.g. "ldap:campus".
 	Name string `yaml:"name"`
-	// Type is the kind of source: ldap.
+	// Type is the kind of source: ldap (a directory, synced) or csv (CSV
+	// and XLSX files, imported).
 	Type string `yaml:"type"`
 	// Mapping turns the source's attributes into canonical fields: a
 	// preset name (supann, eduperson) or a map, see docs/connectors.md.
@@ -42,6 +46,11 @@ type ConnectorConfig struct {
 	Ingest ingest.Config `yaml:",inline"`
 	// LDAP holds the keys of an ldap connector.
 	LDAP ldapconn.Config `yaml:",inline"`
+	// CSV holds the keys of a csv connector.
+	CSV csvimport.Config `yaml:",inline"`
+	// Snapshot (csv) says each file holds every identity of the source:
+	// rows missing from a newer file mark their links gone.
+	Snapshot bool `yaml:"snapshot"`
 }
 
 // Connector defaults.
@@ -63,6 +72,16 @@ func (c *ConnectorConfig) applyDefaults() {
 	if c.Mapping.Preset == "" && len(c.Mapping.Fields) == 0 && c.Type == "ldap" {
 		c.Mapping.Preset = mapping.PresetSupann
 	}
+	if c.Ingest.EmailVerified == nil {
+		// A directory vouches for its addresses; a file from an agency
+		// holds what people told it.
+		v := c.Type == "ldap"
+		c.Ingest.EmailVerified = &v
+	}
+	if c.Ingest.Correlate == nil && c.Type == "csv" {
+		c.Ingest.Correlate = []ingest.CorrelateRule{ingest.Rule(identity.LookupEmail), ingest.Rule(identity.LookupRecoveryEmail),
+			ingest.Rule(identity.LookupINE), ingest.Rule(identity.LookupNameBirthDate)}
+	}
 }
 
 // Source is the link source of the connector's identities.
@@ -77,10 +96,21 @@ func (c ConnectorConfig) Validate() error {
 	switch c.Type {
 	case "ldap":
 		errs = append(errs, c.LDAP.Validate())
+		if !reflect.ValueOf(c.CSV).IsZero() || c.Snapshot {
+			errs = append(errs, errors.New("type: ldap connectors take no file keys (format, delimiter, encoding, key_columns, sheet, snapshot)"))
+		}
+	case "csv":
+		errs = append(errs, c.CSV.Validate())
+		if !reflect.ValueOf(c.LDAP).IsZero() {
+			errs = append(errs, errors.New("type: csv connectors take no directory keys (url, bind_dn, base_dn, filter...)"))
+		}
+		if c.Interval != 0 {
+			errs = append(errs, errors.New("interval: csv connectors are run by canonid import or the API, not scheduled"))
+		}
 	case "":
-		errs = append(errs, errors.New("type: must be set (ldap)"))
+		errs = append(errs, errors.New("type: must be set (ldap or csv)"))
 	default:
-		errs = append(errs, fmt.Errorf("type: unknown connector type %q (want ldap)", c.Type))
+		errs = append(errs, fmt.Errorf("type: unknown connector type %q (want ldap or csv)", c.Type))
 	}
 	errs = append(errs, prefixErrors("mapping", c.Mapping.Validate())...)
 	errs = append(errs, c.Ingest.Validate())
@@ -130,10 +160,27 @@ func buildConnector(cc ConnectorConfig, st store.Store, prec identity.Precedence
 		}
 		conn, keepName = c, true
 	default:
-		return nil, nil, fmt.Errorf("connector %s: unknown type %q", cc.Name, cc.Type)
+		return nil, nil, fmt.Errorf("connector %s: type %s is not synced (canonid import)", cc.Name, cc.Type)
 	}
 	in := ingest.New(st, ingest.Source{Name: cc.Source(), Mapping: m, Config: cc.Ingest, KeepName: keepName}, prec, logger)
 	return conn, in, nil
+}
+
+// fileConnectors compiles the csv connectors of the configuration for the
+// import service.
+func fileConnectors(cfg Config) ([]imports.Connector, error) {
+	var out []imports.Connector
+	for _, cc := range cfg.Connectors {
+		if cc.Type != "csv" {
+			continue
+		}
+		m, err := mapping.Compile(cc.Mapping)
+		if err != nil {
+			return nil, fmt.Errorf("connector %s: mapping: %w", cc.Name, err)
+		}
+		out = append(out, imports.Connector{Name: cc.Name, Mapping: m, Ingest: cc.Ingest, File: cc.CSV, Snapshot: cc.Snapshot})
+	}
+	return out, nil
 }
 
 // leaseOwner names this process in connector leases.

@@ -50,6 +50,7 @@ over SCIM, OIDC and LDAP.`,
 		c.newAccountsCmd(),
 		c.newDuplicatesCmd(),
 		c.newSyncCmd(),
+		c.newImportCmd(),
 	)
 	return root
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/canonid/canonid/accounts"
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/imports"
 	"github.com/canonid/canonid/ingest"
 	"github.com/canonid/canonid/server"
 	"github.com/canonid/canonid/store"
@@ -126,6 +127,16 @@ func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writ
 	})
 	svc := accounts.New(st, cfg.Policies, logger)
 	accounts.NewHandler(svc, func(r *http.Request) (store.APIToken, bool) { return server.Caller(r.Context()) }).Mount(srv.APIGroup())
+
+	fileConns, err := fileConnectors(cfg)
+	if err != nil {
+		return err
+	}
+	importSvc := imports.New(st, fileConns, cfg.Policies.Precedence, logger)
+	if cfg.Policies.AutoMerge.Enabled {
+		importSvc.AfterCommit = autoMergeHook(svc)
+	}
+	imports.NewHandler(importSvc, func(r *http.Request) (store.APIToken, bool) { return server.Caller(r.Context()) }, leaseOwner()).Mount(srv.APIGroup())
 
 	stopSyncs, err := scheduleConnectors(ctx, cfg, st, svc, logger, opts.SyncDone)
 	if err != nil {

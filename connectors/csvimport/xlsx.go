@@ -86,7 +86,9 @@ func findSheet(files map[string]*zip.File, name string) (*zip.File, bool, error)
 		return nil, false, errors.New("not an xlsx workbook: no xl/workbook.xml")
 	}
 	var book struct {
-		Pr     struct{ Date1904 string `xml:"date1904,attr"` } `xml:"workbookPr"`
+		Pr struct {
+			Date1904 string `xml:"date1904,attr"`
+		} `xml:"workbookPr"`
 		Sheets []struct {
 			Name string `xml:"name,attr"`
 			RID  string `xml:"http://schemas.openxmlformats.org/officeDocument/2006/relationships id,attr"`

@@ -778,11 +778,11 @@ func (r *Run) readAccounts(ctx context.Context, tx store.Tx, ids []string) (map[
 		return nil, nil, nil, err
 	}
 	linked := map[string]bool{}
-	for _, id := range ids {
-		ls, err := tx.Links().ListByAccount(ctx, id)
-		if err != nil {
-			return nil, nil, nil, err
-		}
+	byAccount, err := tx.Links().ListByAccounts(ctx, ids)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for id, ls := range byAccount {
 		for _, l := range ls {
 			if l.Source == r.in.src.Name && l.Status == identity.LinkActive {
 				linked[id] = true

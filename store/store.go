@@ -172,6 +172,9 @@ type Links interface {
 	// and digest only, as GetMany.
 	ListBySource(ctx context.Context, source, after string, limit int) ([]identity.Link, error)
 	ListByAccount(ctx context.Context, accountID string) ([]identity.Link, error)
+	// ListByAccounts returns the links of several accounts, by account
+	// (a batch read), without their snapshots, as GetMany.
+	ListByAccounts(ctx context.Context, accountIDs []string) (map[string][]identity.Link, error)
 	// Update writes the status, attributes and owner of an existing link,
 	// setting l.Digest.
 	Update(ctx context.Context, l *identity.Link) error

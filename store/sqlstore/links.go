@@ -95,3 +95,22 @@ func (r links) ListBySource(ctx context.Context, source, after string, limit int
 	}
 	return scanLinkHeads(r.t.query(ctx, "SELECT "+linkHeadCols+" FROM links WHERE source = ? AND external_id > ? ORDER BY external_id LIMIT ?", source, after, limit))
 }
+
+func (r links) ListByAccounts(ctx context.Context, accountIDs []string) (map[string][]identity.Link, error) {
+	out := make(map[string][]identity.Link, len(accountIDs))
+	for chunk := range slices.Chunk(accountIDs, batchSize) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		got, err := scanLinkHeads(r.t.query(ctx, "SELECT "+linkHeadCols+" FROM links WHERE account_id IN ("+placeholders(len(chunk))+
+			") ORDER BY account_id, source, external_id", args...))
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range got {
+			out[l.AccountID] = append(out[l.AccountID], l)
+		}
+	}
+	return out, nil
+}

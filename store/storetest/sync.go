@@ -27,6 +27,12 @@ func testLinksBySource(t *testing.T, st store.Store, _ Options) {
 	if len(got) != 2 || got["u1"].Source != "ldap:campus" || got["u3"].AccountID != a.ID {
 		t.Fatalf("GetMany = %v", got)
 	}
+	byAccount := view(t, st, func(tx store.Tx) (map[string][]identity.Link, error) {
+		return tx.Links().ListByAccounts(ctx, []string{a.ID, "missing"})
+	})
+	if len(byAccount) != 1 || len(byAccount[a.ID]) != 4 {
+		t.Fatalf("ListByAccounts = %v", byAccount)
+	}
 	var ids []string
 	after := ""
 	for {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -223,6 +224,59 @@ func TestRowErrorsAndStrict(t *testing.T) {
 		}
 		if h, _ := st.Outbox().Head(ctx); h != head+1 {
 			t.Fatalf("a refused file wrote %d events", h-head)
+		}
+	})
+}
+
+func TestSnapshotAndXLSX(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		conn := arsConnector(t, `correlate: [email]`)
+		conn.Snapshot = true
+		one := 1.0
+		conn.Ingest.MaxGone = &one
+		svc := New(st, []Connector{conn}, identity.DefaultPrecedence(), discard())
+		full := []byte("Nom;Prénom;Date de naissance;Mail\nMartin;Camille;12/04/1999;camille@perso.example\nRoux;Hugo;01/01/2001;hugo@perso.example\n")
+		if rep, err := run(t, svc, "v1.csv", full, false, false); err != nil || rep.Created != 2 {
+			t.Fatalf("first file: %+v %v", rep.Summary, err)
+		}
+		// The newer file lacks Hugo: with snapshot, his link is gone.
+		rep, err := run(t, svc, "v2.csv", full[:bytes.LastIndex(full[:len(full)-1], []byte("\n"))+1], false, false)
+		if err != nil || rep.Gone != 1 || rep.Unchanged != 1 {
+			t.Fatalf("snapshot file: %+v %v", rep.Summary, err)
+		}
+		if err := st.View(ctx, func(tx store.Tx) error {
+			l, err := tx.Links().Get(ctx, "csv:ars-occitanie", "hugo@perso.example")
+			if err == nil && l.Status != identity.LinkGone {
+				err = fmt.Errorf("link %s", l.Status)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+
+		// The same people in a workbook: dates read from date cells.
+		data, err := os.ReadFile("../connectors/csvimport/testdata/interns.xlsx")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Snapshot, conn.File.KeyColumns = false, []string{"Mail"}
+		svc = New(st, []Connector{conn}, identity.DefaultPrecedence(), discard())
+		rep, err = run(t, svc, "interns.xlsx", data, false, false)
+		if err != nil || rep.Format != "xlsx" || rep.Created != 2 || len(rep.Errors) != 0 {
+			t.Fatalf("xlsx: %+v %v", rep, err)
+		}
+		if err := st.View(ctx, func(tx store.Tx) error {
+			l, err := tx.Links().Get(ctx, "csv:ars-occitanie", "helene@perso.example")
+			if err != nil {
+				return err
+			}
+			a, err := tx.Accounts().Get(ctx, l.AccountID)
+			if err == nil && (a.BirthDate != "1999-01-03" || a.GivenName != "Hélène") {
+				err = fmt.Errorf("account from the workbook: %+v", a)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

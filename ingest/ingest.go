@@ -570,7 +570,8 @@ func (r *Run) plan(ctx context.Context, tx store.Tx, batch []connectors.Entry) (
 	var addrs, logins []string
 	for i := range acts {
 		if a := &acts[i]; a.kind != actError && a.kind != actUnchanged {
-			if v := a.res.Get(mapping.FieldEmail); v != "" {
+			// Only a verified address can belong to one account alone.
+			if v := a.res.Get(mapping.FieldEmail); v != "" && *in.src.Config.EmailVerified {
 				addrs = append(addrs, v)
 			}
 			if v := a.res.Get(mapping.FieldLogin); v != "" {

@@ -61,6 +61,10 @@ func (r accounts) Create(ctx context.Context, a *identity.Account) error {
 		return fmt.Errorf("create account: %w", err)
 	}
 	r.t.markDirty(a.ID)
+	if r.t.fresh == nil {
+		r.t.fresh = map[string]bool{}
+	}
+	r.t.fresh[a.ID] = true // no stored keys to compare with yet
 	return nil
 }
 

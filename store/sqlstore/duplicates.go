@@ -60,24 +60,29 @@ func (t *tx) reindex(ctx context.Context, id string) error {
 			lookup = append(lookup, [2]string{string(k.Kind), k.Value})
 		}
 	}
-	rows, err := t.query(ctx, "SELECT key FROM blocking_keys WHERE account_id = ?", id)
-	oldBlocking, err := scanAll(rows, err, func(r *sqlRows) (string, error) {
-		var k string
-		err := r.Scan(&k)
-		return k, err
-	})
-	if err != nil {
-		return err
+	var oldBlocking []string
+	var oldLookup [][2]string
+	if !t.fresh[id] {
+		rows, err := t.query(ctx, "SELECT key FROM blocking_keys WHERE account_id = ?", id)
+		oldBlocking, err = scanAll(rows, err, func(r *sqlRows) (string, error) {
+			var k string
+			err := r.Scan(&k)
+			return k, err
+		})
+		if err != nil {
+			return err
+		}
+		rows, err = t.query(ctx, "SELECT kind, value FROM lookup_keys WHERE account_id = ?", id)
+		oldLookup, err = scanAll(rows, err, func(r *sqlRows) ([2]string, error) {
+			var k [2]string
+			err := r.Scan(&k[0], &k[1])
+			return k, err
+		})
+		if err != nil {
+			return err
+		}
 	}
-	rows, err = t.query(ctx, "SELECT kind, value FROM lookup_keys WHERE account_id = ?", id)
-	oldLookup, err := scanAll(rows, err, func(r *sqlRows) ([2]string, error) {
-		var k [2]string
-		err := r.Scan(&k[0], &k[1])
-		return k, err
-	})
-	if err != nil {
-		return err
-	}
+	delete(t.fresh, id) // its keys are written below
 	gone, added := diffKeys(oldBlocking, blocking)
 	for _, k := range gone {
 		if err := t.rawExec(ctx, "DELETE FROM blocking_keys WHERE key = ? AND account_id = ?", k, id); err != nil {

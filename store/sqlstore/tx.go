@@ -22,6 +22,7 @@ type tx struct {
 	changed  bool
 	events   []store.Event
 	dirty    map[string]bool // accounts whose blocking keys need recomputing
+	fresh    map[string]bool // accounts created here whose keys were never written
 }
 
 var _ store.Tx = (*tx)(nil)

@@ -24,7 +24,7 @@ run: build
 test:
 	$(GO) test $(RACE) -short -count=1 -timeout 14m ./...
 	$(GO) test -count=1 -timeout 14m -run '^TestRandomOperations$$' ./accounts/
-	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 15s ./connectors/csvimport/
+	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 15s -fuzzminimizetime 2s ./connectors/csvimport/
 
 ## lint: formatting and vet
 lint:

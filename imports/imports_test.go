@@ -255,7 +255,7 @@ func TestSnapshotAndXLSX(t *testing.T) {
 		}
 
 		// The same people in a workbook: dates read from date cells.
-		data, err := os.ReadFile("../connectors/csvimport/testdata/interns.xlsx")
+		data, err := os.ReadFile("testdata/two_interns.xlsx")
 		if err != nil {
 			t.Fatal(err)
 		}

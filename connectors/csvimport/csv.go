@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -13,138 +14,237 @@ import (
 	"golang.org/x/text/transform"
 )
 
-// sniffSize is how much of a CSV file encoding and delimiter detection read.
+// The encodings a CSV file may be in, as File.Encoding names them.
+const (
+	encUTF8        = "utf-8"
+	encWindows1252 = "windows-1252"
+	encLatin1      = "iso-8859-1"
+)
+
+// sniffSize is how much of a CSV file the detection of its encoding and
+// delimiter reads.
 const sniffSize = 64 << 10
 
-// encodingOf normalises a configured encoding name; "" means detect.
-func encodingOf(s string) (string, error) {
-	switch strings.ToLower(strings.ReplaceAll(s, "_", "-")) {
-	case "":
-		return "", nil
-	case "utf-8", "utf8":
-		return "utf-8", nil
-	case "windows-1252", "cp1252":
-		return "windows-1252", nil
-	case "iso-8859-1", "latin-1", "latin1":
-		return "iso-8859-1", nil
-	}
-	return "", fmt.Errorf("%q is not utf-8, windows-1252 or iso-8859-1", s)
-}
+// bufSize is the size of the buffer CSV files are read through.
+const bufSize = 64 << 10
 
-// openCSV detects the encoding and delimiter from the start of the file.
-func (f *File) openCSV(r io.ReaderAt, size int64) error {
+// errRecordTooLong stops a CSV file whose record grows past maxRecord.
+var errRecordTooLong = errors.New("a record longer than 1 MiB: a quote left open?")
+
+// openCSV detects the encoding and delimiter of a CSV file from its start
+// and prepares its reading.
+func (f *File) openCSV(r io.ReaderAt, size int64, cfg Config) error {
 	head := make([]byte, min(size, sniffSize))
 	n, err := r.ReadAt(head, 0)
-	if err != nil && err != io.EOF {
+	if n < len(head) && err != nil && err != io.EOF {
 		return fmt.Errorf("read: %w", err)
 	}
 	head = head[:n]
-	enc, _ := encodingOf(f.cfg.Encoding)
+	if err := checkText(head); err != nil {
+		return err
+	}
+	var start int64
+	enc, _ := parseEncoding(cfg.Encoding)
+	if bytes.HasPrefix(head, []byte("\xEF\xBB\xBF")) {
+		enc, start, head = encUTF8, 3, head[3:]
+	}
 	if enc == "" {
-		enc = "windows-1252"
+		enc = encWindows1252
 		if validUTF8Prefix(head, int64(n) < size) {
-			enc = "utf-8"
+			enc = encUTF8
 		}
 	}
-	f.encoding = enc
-	decoded := decode(enc, bytes.NewReader(head))
-	text, _ := io.ReadAll(decoded)
-	first := string(text)
-	if i := strings.IndexByte(first, '\n'); i >= 0 {
-		first = first[:i]
-	}
-	d, _ := delimiter(f.cfg.Delimiter)
+	d, _ := parseDelimiter(cfg.Delimiter)
 	if d == 0 {
-		d = detectDelimiter(first)
+		d = detectDelimiter(head)
 	}
-	f.delim = d
-	f.open = func() (rowReader, error) {
-		cr := csv.NewReader(bufio.NewReaderSize(decode(enc, io.NewSectionReader(r, 0, size)), 64<<10))
+	// Classic Mac OS ends lines with CR alone; encoding/csv does not.
+	crOnly := bytes.IndexByte(head, '\n') < 0 && bytes.IndexByte(head, '\r') >= 0
+	f.encoding, f.delim = enc, d
+	f.open = func() (rowSource, error) {
+		var in io.Reader = io.NewSectionReader(r, start, size-start)
+		if crOnly {
+			in = crToLF{in}
+		}
+		switch enc {
+		case encWindows1252:
+			in = transform.NewReader(in, charmap.Windows1252.NewDecoder())
+		case encLatin1:
+			in = transform.NewReader(in, charmap.ISO8859_1.NewDecoder())
+		}
+		g := &guard{r: in, max: maxRecord}
+		cr := csv.NewReader(bufio.NewReaderSize(g, bufSize))
 		cr.Comma = d
 		cr.FieldsPerRecord = -1
 		cr.LazyQuotes = true
 		cr.ReuseRecord = true
-		return &csvRows{r: cr}, nil
+		return &csvSource{r: cr, guard: g, checkUTF8: enc == encUTF8}, nil
 	}
 	return nil
 }
 
-// validUTF8Prefix reports whether b is valid UTF-8, ignoring a sequence cut
-// at its end when more of the file follows.
+// checkText refuses the start of a file that is no text file.
+func checkText(head []byte) error {
+	switch {
+	case bytes.HasPrefix(head, []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")):
+		return errors.New("not a CSV file but an Excel 97-2003 workbook (.xls): save it as .xlsx or as CSV")
+	case bytes.HasPrefix(head, []byte("\xFF\xFE")), bytes.HasPrefix(head, []byte("\xFE\xFF")):
+		return errors.New("a UTF-16 text file: save it as CSV in UTF-8 or Windows-1252")
+	case bytes.IndexByte(head, 0) >= 0:
+		return errors.New("not a CSV file: it holds binary data (NUL bytes)")
+	}
+	return nil
+}
+
+// validUTF8Prefix reports whether b is valid UTF-8, overlooking a
+// multi-byte sequence cut at its end when the file goes on.
 func validUTF8Prefix(b []byte, truncated bool) bool {
 	if truncated {
-		for i := 0; i < utf8.UTFMax && len(b) > 0; i++ {
-			if utf8.Valid(b) {
-				return true
+		// Drop an incomplete sequence at the end: its first byte is at
+		// most UTFMax-1 bytes from the end.
+		for i := 1; i < utf8.UTFMax && i <= len(b); i++ {
+			c := b[len(b)-i]
+			if c < utf8.RuneSelf {
+				break
 			}
-			b = b[:len(b)-1]
+			if utf8.RuneStart(c) {
+				if !utf8.FullRune(b[len(b)-i:]) {
+					b = b[:len(b)-i]
+				}
+				break
+			}
 		}
 	}
 	return utf8.Valid(b)
 }
 
-// decode returns r decoded from enc to UTF-8, without a leading BOM.
-// Invalid UTF-8 is passed on as is; strings built from it hold U+FFFD when
-// printed.
-func decode(enc string, r io.Reader) io.Reader {
-	switch enc {
-	case "windows-1252":
-		return transform.NewReader(r, charmap.Windows1252.NewDecoder())
-	case "iso-8859-1":
-		return transform.NewReader(r, charmap.ISO8859_1.NewDecoder())
-	}
-	br := bufio.NewReader(r)
-	if b, err := br.Peek(3); err == nil && string(b) == "\uFEFF" {
-		br.Discard(3)
-	}
-	return br
-}
-
-// detectDelimiter counts ; , and tab outside quotes in the header line; the
-// most frequent wins, ';' on a tie.
-func detectDelimiter(line string) rune {
-	counts := map[rune]int{}
-	quoted := false
-	for _, c := range line {
+// detectDelimiter returns the most frequent of ';', ',' and tab outside
+// quotes in the first non-blank line of head, ';' on a tie.
+func detectDelimiter(head []byte) rune {
+	var semi, comma, tab int
+	quoted, blank := false, true
+scan:
+	for _, c := range head {
 		switch {
 		case c == '"':
 			quoted = !quoted
-		case !quoted && (c == ';' || c == ',' || c == '\t'):
-			counts[c]++
+		case quoted:
+		case c == '\n' || c == '\r':
+			if !blank {
+				break scan
+			}
+			continue
+		case c == ' ':
+			continue
+		case c == ';':
+			semi++
+		case c == ',':
+			comma++
+		case c == '\t':
+			tab++
 		}
+		blank = false
 	}
-	best := ';'
-	for _, c := range []rune{',', '\t'} {
-		if counts[c] > counts[best] {
-			best = c
-		}
+	switch {
+	case semi >= comma && semi >= tab:
+		return ';'
+	case comma >= tab:
+		return ','
 	}
-	return best
+	return '\t'
 }
 
-// csvRows reads records, skipping blank lines, with the line each starts on.
-type csvRows struct{ r *csv.Reader }
+// crToLF turns every CR into LF.
+type crToLF struct{ r io.Reader }
 
-func (c *csvRows) next() (int, []string, error) {
-	for {
-		rec, err := c.r.Read()
-		if err != nil {
-			if pe, ok := err.(*csv.ParseError); ok {
-				return 0, nil, fmt.Errorf("line %d: %w", pe.StartLine, pe.Err)
-			}
-			return 0, nil, err
+func (c crToLF) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	for i, b := range p[:n] {
+		if b == '\r' {
+			p[i] = '\n'
 		}
-		line, _ := c.r.FieldPos(0)
+	}
+	return n, err
+}
+
+// guard fails a read once more than max bytes went through since n was
+// last reset: the CSV reader would otherwise grow a record without bound.
+type guard struct {
+	r      io.Reader
+	n, max int
+}
+
+func (g *guard) Read(p []byte) (int, error) {
+	if g.n > g.max {
+		return 0, errRecordTooLong
+	}
+	n, err := g.r.Read(p)
+	g.n += n
+	return n, err
+}
+
+// csvSource reads the records of a CSV file.
+type csvSource struct {
+	r         *csv.Reader
+	guard     *guard
+	checkUTF8 bool // replace invalid UTF-8
+	cells     []string
+	line      int // the last line returned
+}
+
+func (s *csvSource) next() (int, []string, error) {
+	for {
+		s.guard.n = 0
+		rec, err := s.r.Read()
+		if err == io.EOF {
+			return 0, nil, io.EOF
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			switch {
+			case errors.As(err, &pe):
+				return 0, nil, fmt.Errorf("line %d: %w", pe.StartLine, pe.Err)
+			case errors.Is(err, errRecordTooLong):
+				return 0, nil, fmt.Errorf("after line %d: %w", s.line, err)
+			}
+			return 0, nil, fmt.Errorf("read: %w", err)
+		}
+		cells := s.cells[:0]
 		blank := true
 		for _, v := range rec {
-			if strings.TrimSpace(v) != "" {
+			v = strings.TrimSpace(v)
+			if v != "" {
 				blank = false
-				break
+				if s.checkUTF8 && !utf8.ValidString(v) {
+					v = validUTF8(v)
+				}
 			}
+			cells = append(cells, v)
 		}
+		s.cells = cells
 		if blank {
 			continue
 		}
-		return line, append([]string(nil), rec...), nil
+		s.line, _ = s.r.FieldPos(0)
+		return s.line, cells, nil
 	}
+}
+
+func (s *csvSource) close() error { return nil }
+
+// validUTF8 returns s with each byte that is not part of valid UTF-8
+// replaced by U+FFFD.
+func validUTF8(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }

@@ -1,23 +1,27 @@
 package csvimport
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files and the generated fixtures")
+var update = flag.Bool("update", false, "rewrite the golden files and testdata/interns.xlsx")
 
-// readAll opens data and returns its rows as text lines for comparison.
+// readAll opens data and returns all its rows, checking what every row
+// must hold.
 func readAll(t testing.TB, data []byte, cfg Config) (*File, []Row) {
 	t.Helper()
 	f, err := Open(bytes.NewReader(data), int64(len(data)), cfg)
@@ -25,257 +29,514 @@ func readAll(t testing.TB, data []byte, cfg Config) (*File, []Row) {
 		t.Fatalf("Open: %v", err)
 	}
 	var rows []Row
-	if err := f.Rows(context.Background(), func(r Row) error { rows = append(rows, r); return nil }); err != nil {
+	err = f.Rows(context.Background(), func(r Row) error {
+		checkRow(t, r)
+		rows = append(rows, r)
+		return nil
+	})
+	if err != nil {
 		t.Fatalf("Rows: %v", err)
 	}
 	return f, rows
 }
 
-func latin1(t testing.TB, s string) []byte {
-	b, err := charmap.Windows1252.NewEncoder().Bytes([]byte(s))
-	if err != nil {
-		t.Fatal(err)
+// checkRow checks what holds for every row of every file.
+func checkRow(t testing.TB, r Row) {
+	t.Helper()
+	switch {
+	case r.Line < 2:
+		t.Fatalf("row on line %d", r.Line)
+	case r.Entry.Line != r.Line:
+		t.Fatalf("line %d: Entry.Line = %d", r.Line, r.Entry.Line)
+	case r.Err == nil && r.Entry.ExternalID == "":
+		t.Fatalf("line %d: neither key nor error", r.Line)
+	case r.Err != nil && (r.Err.Line != r.Line || r.Entry.ExternalID != "" || r.Err.Reason == ""):
+		t.Fatalf("line %d: error %+v with key %q", r.Line, r.Err, r.Entry.ExternalID)
 	}
-	return b
-}
-
-// xlsxFixture builds a small workbook the way spreadsheet programs write
-// them: shared strings with a rich-text run, an inline string, a numeric
-// INE, dates under a custom dd/mm/yyyy format and the built-in format 14.
-func xlsxFixture(t testing.TB) []byte {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	put := func(name, body string) {
-		w, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
+	for col, vals := range r.Entry.Attributes {
+		if len(vals) != 1 || vals[0] == "" || strings.TrimSpace(vals[0]) != vals[0] || !utf8.ValidString(vals[0]) {
+			t.Fatalf("line %d: column %q = %q", r.Line, col, vals)
 		}
-		w.Write([]byte(body))
 	}
-	put("[Content_Types].xml", `<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/></Types>`)
-	put("xl/workbook.xml", `<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><workbookPr/><sheets><sheet name="Internes" sheetId="1" r:id="rId1"/><sheet name="Autre" sheetId="2" r:id="rId2"/></sheets></workbook>`)
-	put("xl/_rels/workbook.xml.rels", `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet2.xml"/></Relationships>`)
-	put("xl/sharedStrings.xml", `<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>Nom</t></si><si><t>Prénom</t></si><si><t>Date de naissance</t></si><si><t>Mail</t></si><si><t>INE</t></si><si><t>Lefèvre</t></si><si><r><t>Hé</t></r><r><t>lène</t></r></si><si><t>helene@perso.example</t></si></sst>`)
-	put("xl/styles.xml", `<?xml version="1.0" encoding="UTF-8"?><styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><numFmts count="1"><numFmt numFmtId="164" formatCode="dd/mm/yyyy"/></numFmts><cellXfs count="3"><xf numFmtId="0"/><xf numFmtId="164"/><xf numFmtId="14"/></cellXfs></styleSheet>`)
-	put("xl/worksheets/sheet1.xml", `<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>`+
-		`<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c><c r="C1" t="s"><v>2</v></c><c r="D1" t="s"><v>3</v></c><c r="E1" t="s"><v>4</v></c></row>`+
-		`<row r="2"><c r="A2" t="s"><v>5</v></c><c r="B2" t="s"><v>6</v></c><c r="C2" s="1"><v>36163</v></c><c r="D2" t="s"><v>7</v></c><c r="E2"><v>1234567890</v></c></row>`+
-		`<row r="4"><c r="A4" t="inlineStr"><is><t>Çelik</t></is></c><c r="B4" t="inlineStr"><is><t>Ana</t></is></c><c r="C4" s="2"><v>36526</v></c><c r="D4" t="inlineStr"><is><t>ana@perso.example</t></is></c></row>`+
-		`</sheetData></worksheet>`)
-	put("xl/worksheets/sheet2.xml", `<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c t="inlineStr"><is><t>Mail</t></is></c></row></sheetData></worksheet>`)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
-// fixtures are the files the golden tests read.
-func fixtures(t testing.TB) map[string][]byte {
-	return map[string][]byte{
-		"latin1_semicolon.csv": latin1(t, "Nom;Prénom;Date de naissance;Mail;Spécialité\r\n"+
-			"Lefèvre;Élodie;12/04/1998;elodie.lefevre@perso.example;Médecine générale\r\n"+
-			"Çelik;Hélène;01/02/1999;helene@perso.example;Pédiatrie\r\n"),
-		"utf8_bom_comma.csv": []byte("\uFEFFNom,Prénom,Date de naissance,Mail,Note\n" +
-			"Martin,Camille,12/04/1999,camille@perso.example,\"sur deux\nlignes\"\n" +
-			"\n" +
-			"Petit,Léa,1999-13-45,lea@perso.example,\n" +
-			"Martin,Camille,12/04/1999,camille@perso.example,doublon\n" +
-			"Roux,Hugo,01/01/2001,,\n" +
-			"Vidal,Paul,02/02/2002,paul@perso.example,x,en trop\n"),
-		"interns.xlsx": xlsxFixture(t),
-	}
+// golden is what a file reads as, for golden files.
+type golden struct {
+	Format    string      `json:"format"`
+	Encoding  string      `json:"encoding"`
+	Delimiter string      `json:"delimiter,omitempty"`
+	Header    []string    `json:"header"`
+	Rows      []goldenRow `json:"rows"`
 }
 
 type goldenRow struct {
-	Line  int                 `json:"line"`
-	Key   string              `json:"key,omitempty"`
-	Attrs map[string][]string `json:"attributes,omitempty"`
-	Err   string              `json:"error,omitempty"`
+	Line       int                 `json:"line"`
+	ID         string              `json:"id,omitempty"`
+	Attributes map[string][]string `json:"attributes"`
+	Err        *RowError           `json:"error,omitempty"`
+}
+
+// dump reads data and returns it as golden JSON.
+func dump(t testing.TB, data []byte, cfg Config) string {
+	t.Helper()
+	f, rows := readAll(t, data, cfg)
+	g := golden{Format: f.Format(), Encoding: f.Encoding(), Delimiter: f.Delimiter(), Header: f.Header(), Rows: []goldenRow{}}
+	for _, r := range rows {
+		g.Rows = append(g.Rows, goldenRow{Line: r.Line, ID: r.Entry.ExternalID, Attributes: r.Entry.Attributes, Err: r.Err})
+	}
+	b, err := json.MarshalIndent(g, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b) + "\n"
 }
 
 func TestGolden(t *testing.T) {
-	for name, data := range fixtures(t) {
-		t.Run(name, func(t *testing.T) {
-			path := filepath.Join("testdata", name)
-			if *update {
-				if err := os.WriteFile(path, data, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			file, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./connectors/csvimport -update)", err)
-			}
-			f, rows := readAll(t, file, Config{KeyColumns: []string{"Mail"}})
-			out := struct {
-				Format, Encoding, Delimiter string
-				Header                      []string
-				Rows                        []goldenRow
-			}{f.Format(), f.Encoding(), f.Delimiter(), f.Header(), nil}
-			for _, r := range rows {
-				g := goldenRow{Line: r.Line, Key: r.Entry.ExternalID, Attrs: r.Entry.Attributes}
-				if r.Err != nil {
-					g = goldenRow{Line: r.Line, Err: r.Err.Error()}
-				}
-				out.Rows = append(out.Rows, g)
-			}
-			got, _ := json.MarshalIndent(out, "", "  ")
-			golden := path + ".golden.json"
-			if *update {
-				os.WriteFile(golden, append(got, '\n'), 0o644)
-			}
-			want, err := os.ReadFile(golden)
+	mail := []string{"Mail"}
+	for _, tc := range []struct {
+		name, file string
+		cfg        Config
+	}{
+		{"latin1_semicolon", "latin1_semicolon.csv", Config{KeyColumns: mail}},
+		{"latin1_semicolon_hashed_key", "latin1_semicolon.csv", Config{KeyColumns: []string{"nom", "PRÉNOM", " Date de naissance "}}},
+		{"utf8_bom_comma", "utf8_bom_comma.csv", Config{KeyColumns: mail}},
+		{"multiline", "multiline.csv", Config{KeyColumns: mail}},
+		{"errors", "errors.csv", Config{KeyColumns: mail}},
+		{"errors_hashed_key", "errors.csv", Config{KeyColumns: []string{"Nom", "Prénom"}}},
+		{"interns", "interns.xlsx", Config{KeyColumns: mail}},
+		{"interns_stages", "interns.xlsx", Config{KeyColumns: mail, Sheet: "stages"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", tc.file))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(want) != string(got)+"\n" {
-				t.Errorf("%s differs from %s:\n%s", name, golden, got)
+			got := dump(t, data, tc.cfg)
+			path := filepath.Join("testdata", "golden", tc.name+".json")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("%s differs from %s (run go test -update and review the diff):\n%s", tc.file, path, got)
 			}
 		})
 	}
 }
 
-func TestDetectionAndRowErrors(t *testing.T) {
-	fx := fixtures(t)
-	f, rows := readAll(t, fx["latin1_semicolon.csv"], Config{KeyColumns: []string{"Mail"}})
-	if f.Encoding() != "windows-1252" || f.Delimiter() != ";" || rows[0].Entry.Attributes["Prénom"][0] != "Élodie" {
-		t.Fatalf("latin-1 file: %s %q %v", f.Encoding(), f.Delimiter(), rows[0].Entry.Attributes)
-	}
-	f, rows = readAll(t, fx["utf8_bom_comma.csv"], Config{KeyColumns: []string{"Mail"}})
-	if f.Encoding() != "utf-8" || f.Delimiter() != "," || f.Header()[0] != "Nom" {
-		t.Fatalf("BOM file: %s %q %q", f.Encoding(), f.Delimiter(), f.Header())
-	}
-	byLine := map[int]Row{}
-	for _, r := range rows {
-		byLine[r.Line] = r
-	}
-	if r := byLine[2]; r.Err != nil || r.Entry.Attributes["Note"][0] != "sur deux\nlignes" {
-		t.Errorf("quoted field on two lines: %+v", r)
-	}
-	if r := byLine[5]; r.Err != nil || r.Entry.Attributes["Date de naissance"][0] != "1999-13-45" {
-		t.Errorf("line after the two-line field is numbered %d: %+v", 5, r)
-	}
-	if r := byLine[6]; r.Err == nil || !strings.Contains(r.Err.Reason, "same key as line 2") {
-		t.Errorf("duplicate key: %+v", r)
-	}
-	if r := byLine[7]; r.Err == nil || r.Err.Column != "Mail" || !strings.Contains(r.Err.Reason, "empty") {
-		t.Errorf("empty key: %+v", r)
-	}
-	if r := byLine[8]; r.Err == nil || !strings.Contains(r.Err.Reason, "6 cells for 5 columns") {
-		t.Errorf("too many cells: %+v", r)
-	}
-	if got := f.Missing([]string{"mail", "Spécialité", "INE"}); len(got) != 2 || got[0] != "Spécialité" {
-		t.Errorf("Missing = %v", got)
-	}
-	// Overrides: the Latin-1 file read as configured.
-	f, _ = readAll(t, fx["latin1_semicolon.csv"], Config{KeyColumns: []string{"Mail"}, Encoding: "latin-1", Delimiter: ";"})
-	if f.Encoding() != "iso-8859-1" {
-		t.Errorf("configured encoding: %s", f.Encoding())
-	}
-	// Several key columns: a hash, equal for the same values in another case.
-	_, a := readAll(t, []byte("Nom;Prénom\nMartin;Élodie\n"), Config{KeyColumns: []string{"Nom", "Prénom"}})
-	_, b := readAll(t, []byte("Nom;Prénom\nMARTIN;ÉLODIE\n"), Config{KeyColumns: []string{"Nom", "Prénom"}})
-	if len(a[0].Entry.ExternalID) != 32 || a[0].Entry.ExternalID != b[0].Entry.ExternalID {
-		t.Errorf("hashed keys %q and %q", a[0].Entry.ExternalID, b[0].Entry.ExternalID)
-	}
-}
-
-func TestXLSX(t *testing.T) {
-	f, rows := readAll(t, xlsxFixture(t), Config{KeyColumns: []string{"Mail"}})
-	if f.Format() != "xlsx" || len(rows) != 2 {
-		t.Fatalf("xlsx: %s, %d rows", f.Format(), len(rows))
-	}
-	first := rows[0].Entry.Attributes
-	if first["Prénom"][0] != "Hélène" || first["Date de naissance"][0] != "1999-01-03" || first["INE"][0] != "1234567890" {
-		t.Errorf("row 2 = %v", first)
-	}
-	if rows[1].Line != 4 || rows[1].Entry.Attributes["Date de naissance"][0] != "2000-01-01" || rows[1].Entry.Attributes["Nom"][0] != "Çelik" {
-		t.Errorf("row 4 = %+v", rows[1])
-	}
-	f, rows = readAll(t, xlsxFixture(t), Config{KeyColumns: []string{"Mail"}, Sheet: "Autre"})
-	if len(rows) != 0 || f.Header()[0] != "Mail" {
-		t.Errorf("sheet Autre: %v %v", f.Header(), rows)
-	}
-}
-
-func TestFileErrors(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		data []byte
-		cfg  Config
-		want string
-	}{
-		{"not a zip", []byte("PK\x03\x04garbage"), Config{KeyColumns: []string{"Mail"}}, "not an xlsx file"},
-		{"forced xlsx", []byte("Nom;Mail\n"), Config{KeyColumns: []string{"Mail"}, Format: "xlsx"}, "not an xlsx file"},
-		{"empty", nil, Config{KeyColumns: []string{"Mail"}}, "empty"},
-		{"duplicate column", []byte("Mail;Nom;mail\n"), Config{KeyColumns: []string{"Mail"}}, `column "mail" appears twice`},
-		{"unnamed column", []byte("Mail;;Nom\n"), Config{KeyColumns: []string{"Mail"}}, "column 2 has no name"},
-		{"no sheet", xlsxFixture(t), Config{KeyColumns: []string{"Mail"}, Sheet: "Nope"}, `no sheet "Nope"`},
-		{"bad config", []byte("Mail\n"), Config{Delimiter: "|"}, "key_columns"},
-	} {
-		_, err := Open(bytes.NewReader(c.data), int64(len(c.data)), c.cfg)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
-		}
-	}
-	f, err := Open(strings.NewReader("Nom\nMartin\n"), 11, Config{KeyColumns: []string{"Mail"}})
+// TestRowErrors checks the errors of testdata/errors.csv one by one.
+func TestRowErrors(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "errors.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Rows(context.Background(), func(Row) error { return nil }); err == nil || !strings.Contains(err.Error(), "missing key column Mail") {
-		t.Errorf("rows without the key column: %v", err)
+	_, rows := readAll(t, data, Config{KeyColumns: []string{"Mail"}})
+	want := map[int]RowError{
+		3: {Line: 3, Column: "Mail", Reason: "key column Mail is empty"},
+		4: {Line: 4, Column: "Mail", Value: "camille@perso.example", Reason: "same key as line 2"},
+		5: {Line: 5, Value: "en trop", Reason: "4 cells, but the header has 3 columns"},
+		8: {Line: 8, Column: "Mail", Reason: "key column Mail is empty"},
+	}
+	var lines []int
+	for _, r := range rows {
+		lines = append(lines, r.Line)
+		w, bad := want[r.Line]
+		switch {
+		case bad && (r.Err == nil || *r.Err != w):
+			t.Errorf("line %d: error %+v, want %+v", r.Line, r.Err, w)
+		case !bad && r.Err != nil:
+			t.Errorf("line %d: error %v", r.Line, r.Err)
+		}
+	}
+	if !slices.Equal(lines, []int{2, 3, 4, 5, 6, 7, 8}) {
+		t.Errorf("lines %v", lines)
+	}
+	if got := rows[3].Err.Error(); got != `line 5: "en trop": 4 cells, but the header has 3 columns` {
+		t.Errorf("Error() = %s", got)
 	}
 }
 
-func TestConfigValidate(t *testing.T) {
-	err := Config{Format: "ods", Delimiter: "|", Encoding: "utf-16", KeyColumns: []string{" "}}.Validate()
-	for _, want := range []string{"format:", "delimiter:", "encoding:", "key_columns[0]"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("Validate: %v lacks %q", err, want)
+func TestRowErrorString(t *testing.T) {
+	for _, tc := range []struct {
+		err  RowError
+		want string
+	}{
+		{RowError{Line: 7, Column: "Mail", Value: "a@b", Reason: "same key as line 4"}, `line 7: column Mail "a@b": same key as line 4`},
+		{RowError{Line: 7, Column: "Nom", Reason: "key column Nom is empty"}, `line 7: column Nom: key column Nom is empty`},
+		{RowError{Line: 7, Value: "x", Reason: "4 cells, but the header has 3 columns"}, `line 7: "x": 4 cells, but the header has 3 columns`},
+		{RowError{Line: 7, Reason: "bad"}, `line 7: bad`},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("Error() = %s, want %s", got, tc.want)
 		}
 	}
 }
 
-// FuzzRead opens and reads arbitrary bytes as CSV or XLSX: never a panic,
-// and every row has a line and a key or an error.
-func FuzzRead(f *testing.F) {
-	for _, data := range fixtures(f) {
-		f.Add(data)
+func TestHashedKey(t *testing.T) {
+	// Case, Unicode normalisation and spaces around values do not change
+	// the key; the values are joined without ambiguity.
+	data := []byte("Nom;Prénom;Mail\n" +
+		"Lefèvre;Hélène;a\n" +
+		" LEFÈVRE ;He\u0301le\u0300ne;b\n" + // decomposed accents
+		"ab;c;c\n" +
+		"a;bc;d\n")
+	_, rows := readAll(t, data, Config{KeyColumns: []string{"Nom", "Prénom"}})
+	if len(rows) != 4 || rows[0].Err != nil || rows[2].Err != nil || rows[3].Err != nil {
+		t.Fatalf("rows: %+v", rows)
 	}
-	f.Add([]byte("a;b\n\"x;y\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, cfg := range []Config{{KeyColumns: []string{"Mail"}}, {KeyColumns: []string{"Nom", "Mail"}, Format: "csv"}} {
-			file, err := Open(bytes.NewReader(data), int64(len(data)), cfg)
-			if err != nil {
-				continue
+	if rows[1].Err == nil || rows[1].Err.Reason != "same key as line 2" || rows[1].Err.Column != "Nom, Prénom" || rows[1].Err.Value != "LEFÈVRE, He\u0301le\u0300ne" {
+		t.Errorf("line 3: %+v", rows[1].Err)
+	}
+	if id := rows[0].Entry.ExternalID; len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+		t.Errorf("key %q is not 32 hex digits", id)
+	}
+	if rows[2].Entry.ExternalID == rows[3].Entry.ExternalID {
+		t.Errorf("ab+c and a+bc have the same key")
+	}
+}
+
+// TestLines checks line numbers after values spanning lines, CRLF line
+// ends, blank lines and lines of empty cells.
+func TestLines(t *testing.T) {
+	data := []byte("\r\nMail;Note\r\n" +
+		"a;\"one\r\ntwo\r\nthree\"\r\n" +
+		";\r\n" +
+		"b;x\r\n" +
+		"   \r\n" +
+		"c;\"\"\"quoted\"\"\"\r\n" +
+		"d")
+	_, rows := readAll(t, data, Config{KeyColumns: []string{"Mail"}})
+	var got []string
+	for _, r := range rows {
+		got = append(got, r.Entry.ExternalID+"@"+strconv.Itoa(r.Line)+"="+strings.Join(r.Entry.Attributes["Note"], ""))
+	}
+	want := []string{"a@3=one\ntwo\nthree", "b@7=x", `c@9="quoted"`, "d@10="}
+	if !slices.Equal(got, want) {
+		t.Errorf("rows %q, want %q", got, want)
+	}
+}
+
+func TestDetection(t *testing.T) {
+	cp1252 := func(s string) string {
+		b, err := charmap.Windows1252.NewEncoder().Bytes([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// A header then rows of ASCII up to the 64 KiB detection window,
+	// with a two-byte é cut by the window's end.
+	var b strings.Builder
+	b.WriteString("Nom;Mail\n")
+	for i := 0; b.Len() < sniffSize-200; i++ {
+		fmt.Fprintf(&b, "Martin;m%dx%s@perso.example\n", i, strings.Repeat("y", i%7))
+	}
+	lastNom := "Z" + strings.Repeat("a", sniffSize-b.Len()-3)
+	long := b.String() + lastNom + ";é@x\n"
+	if long[sniffSize-1] != "é"[0] {
+		t.Fatalf("é is not cut at %d", sniffSize)
+	}
+	for _, tc := range []struct {
+		name        string
+		data        string
+		cfg         Config
+		enc, delim  string
+		header      []string
+		firstValues []string // values of the first row, in header order
+		lastValues  []string // values of the last row, when set
+	}{
+		{name: "semicolon", data: "Nom;Mail\nMartin;m@x\n", enc: "utf-8", delim: ";",
+			header: []string{"Nom", "Mail"}, firstValues: []string{"Martin", "m@x"}},
+		{name: "comma", data: "Nom,Mail\nMartin,m@x\n", enc: "utf-8", delim: ",",
+			header: []string{"Nom", "Mail"}, firstValues: []string{"Martin", "m@x"}},
+		{name: "tab", data: "Nom\tMail\nMartin\tm@x\n", enc: "utf-8", delim: "\t",
+			header: []string{"Nom", "Mail"}, firstValues: []string{"Martin", "m@x"}},
+		{name: "a tie goes to semicolon", data: "Nom,Prénom;Mail\nMartin,Camille;m@x\n", enc: "utf-8", delim: ";",
+			header: []string{"Nom,Prénom", "Mail"}, firstValues: []string{"Martin,Camille", "m@x"}},
+		{name: "quoted delimiters do not count", data: "\"Nom;Prénom;Initiales\",Mail\n\"Martin;C\",m@x\n", enc: "utf-8", delim: ",",
+			header: []string{"Nom;Prénom;Initiales", "Mail"}, firstValues: []string{"Martin;C", "m@x"}},
+		{name: "blank lines before the header", data: "\n  \nNom,Prénom;Mail,X\nMartin,Camille;m@x,y\n", enc: "utf-8", delim: ",",
+			header: []string{"Nom", "Prénom;Mail", "X"}, firstValues: []string{"Martin", "Camille;m@x", "y"}},
+		{name: "windows-1252", data: cp1252("Nom;Mail\nLefèvre;m@x\nŒuvray;n@x\n"), enc: "windows-1252", delim: ";",
+			header: []string{"Nom", "Mail"}, firstValues: []string{"Lefèvre", "m@x"}, lastValues: []string{"Œuvray", "n@x"}},
+		{name: "iso-8859-1 configured", data: cp1252("Nom;Mail\nLefèvre;m@x\nŒuvray;n@x\n"), cfg: Config{Encoding: "latin-1"}, enc: "iso-8859-1", delim: ";",
+			header: []string{"Nom", "Mail"}, firstValues: []string{"Lefèvre", "m@x"}, lastValues: []string{"\u008Cuvray", "n@x"}},
+		{name: "utf-8 configured on windows-1252", data: cp1252("Nom;Mail\nLefèvre;m@x\n"), cfg: Config{Encoding: "UTF-8"}, enc: "utf-8", delim: ";",
+			header: []string{"Nom", "Mail"}, firstValues: []string{"Lef\uFFFDvre", "m@x"}},
+		{name: "a byte order mark wins", data: "\uFEFFNom;Mail\nLefèvre;m@x\n", cfg: Config{Encoding: "windows-1252"}, enc: "utf-8", delim: ";",
+			header: []string{"Nom", "Mail"}, firstValues: []string{"Lefèvre", "m@x"}},
+		{name: "delimiter configured", data: "Nom;Mail,X\nMartin;m@x,y\n", cfg: Config{Delimiter: ","}, enc: "utf-8", delim: ",",
+			header: []string{"Nom;Mail", "X"}, firstValues: []string{"Martin;m@x", "y"}},
+		{name: "tab configured as tab", data: "Nom\tMail;X\nMartin\tm@x;y\n", cfg: Config{Delimiter: "tab"}, enc: "utf-8", delim: "\t",
+			header: []string{"Nom", "Mail;X"}, firstValues: []string{"Martin", "m@x;y"}},
+		{name: `tab configured as \t`, data: "Nom\tMail;X\nMartin\tm@x;y\n", cfg: Config{Delimiter: `\t`}, enc: "utf-8", delim: "\t",
+			header: []string{"Nom", "Mail;X"}, firstValues: []string{"Martin", "m@x;y"}},
+		{name: "classic Mac OS line ends", data: "Nom;Mail\rMartin;m@x\rPetit;p@x\r", enc: "utf-8", delim: ";",
+			header: []string{"Nom", "Mail"}, firstValues: []string{"Martin", "m@x"}, lastValues: []string{"Petit", "p@x"}},
+		{name: "é cut by the detection window", data: long, enc: "utf-8", delim: ";",
+			header: []string{"Nom", "Mail"}, firstValues: []string{"Martin", "m0x@perso.example"}, lastValues: []string{lastNom, "é@x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.KeyColumns = tc.header[len(tc.header)-1:]
+			f, rows := readAll(t, []byte(tc.data), tc.cfg)
+			if f.Encoding() != tc.enc || f.Delimiter() != tc.delim || f.Format() != "csv" {
+				t.Errorf("encoding %q, delimiter %q, format %q; want %q, %q, csv", f.Encoding(), f.Delimiter(), f.Format(), tc.enc, tc.delim)
 			}
-			_ = file.Rows(context.Background(), func(r Row) error {
-				if r.Line < 2 || (r.Err == nil && r.Entry.ExternalID == "") {
-					t.Fatalf("row %+v", r)
+			if !slices.Equal(f.Header(), tc.header) {
+				t.Errorf("header %q, want %q", f.Header(), tc.header)
+			}
+			if len(rows) == 0 {
+				t.Fatal("no rows")
+			}
+			values := func(r Row) []string {
+				var v []string
+				for _, h := range tc.header {
+					v = append(v, strings.Join(r.Entry.Attributes[h], "|"))
 				}
-				return nil
-			})
-		}
-	})
+				return v
+			}
+			if got := values(rows[0]); !slices.Equal(got, tc.firstValues) {
+				t.Errorf("first row %q, want %q", got, tc.firstValues)
+			}
+			if tc.lastValues != nil {
+				if got := values(rows[len(rows)-1]); !slices.Equal(got, tc.lastValues) {
+					t.Errorf("last row %q, want %q", got, tc.lastValues)
+				}
+			}
+		})
+	}
 }
 
-// BenchmarkRows reads a 100,000-row agency file.
-func BenchmarkRows(b *testing.B) {
-	var buf bytes.Buffer
-	buf.WriteString("Nom;Prénom;Date de naissance;Mail;Spécialité;Faculté\n")
-	for i := range 100_000 {
-		fmt.Fprintf(&buf, "Nom%d;Élodie;%02d/%02d/1998;interne%d@perso.example;Médecine générale;Montpellier\n", i, i%28+1, i%12+1, i)
+func TestInvalidUTF8Replaced(t *testing.T) {
+	// Valid UTF-8 for the whole detection window, then a Latin-1 é.
+	data := "Nom;Mail\n" + strings.Repeat("Martin;m@x\n", 1)
+	pad := strings.Repeat("x", sniffSize)
+	data += pad + ";pad@x\n" + "Lef\xe8\xe9vre;l@x\n"
+	f, rows := readAll(t, []byte(data), Config{KeyColumns: []string{"Mail"}})
+	if f.Encoding() != "utf-8" {
+		t.Fatalf("encoding %s", f.Encoding())
 	}
-	data := buf.Bytes()
-	for b.Loop() {
+	if got := rows[len(rows)-1].Entry.Attributes["Nom"]; len(got) != 1 || got[0] != "Lef\uFFFD\uFFFDvre" {
+		t.Errorf("Nom = %q", got)
+	}
+}
+
+func TestMissing(t *testing.T) {
+	f, _ := readAll(t, []byte("Nom ; Prénom;MAIL\nMartin;Camille;m@x\n"), Config{KeyColumns: []string{"mail"}})
+	got := f.Missing([]string{" Mail ", "INE", "prénom", "nom", "Faculté"})
+	if !slices.Equal(got, []string{"INE", "Faculté"}) {
+		t.Errorf("Missing = %q", got)
+	}
+	if got := f.Missing(nil); got != nil {
+		t.Errorf("Missing(nil) = %q", got)
+	}
+	if h := f.Header(); !slices.Equal(h, []string{"Nom", "Prénom", "MAIL"}) {
+		t.Errorf("Header = %q", h)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	mail := []string{"Mail"}
+	for _, tc := range []struct {
+		name string
+		data string
+		cfg  Config
+		want string
+	}{
+		{"empty", "", Config{KeyColumns: mail}, "the file is empty"},
+		{"blank lines only", "\n \r\n\t\n", Config{KeyColumns: mail}, "the file is empty: no header line"},
+		{"empty cells only", ";;\n;\n", Config{KeyColumns: mail}, "the file is empty: no header line"},
+		{"a byte order mark only", "\uFEFF", Config{KeyColumns: mail}, "the file is empty: no header line"},
+		{"duplicate column", read("dup_header.csv"), Config{KeyColumns: mail}, `header: column "nom" appears twice, as columns 1 and 4`},
+		{"unnamed column", "Nom;;Mail\n", Config{KeyColumns: mail}, "header: column 2 has no name"},
+		{"not a zip", read("not_a_zip.xlsx"), Config{KeyColumns: mail, Format: "xlsx"}, "not an xlsx workbook: zip: not a valid zip file"},
+		{"a zip read as CSV", read("interns.xlsx"), Config{KeyColumns: mail, Format: "csv"}, "not a CSV file but a zip archive"},
+		{"an .xls workbook", "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\x00\x00", Config{KeyColumns: mail}, "Excel 97-2003 workbook (.xls)"},
+		{"UTF-16", "\xFF\xFEN\x00o\x00m\x00", Config{KeyColumns: mail}, "a UTF-16 text file"},
+		{"binary", "Nom;Mail\n\x00\x01\x02", Config{KeyColumns: mail}, "not a CSV file: it holds binary data"},
+		{"invalid configuration", "Mail\n", Config{Format: "ods"}, "format: \"ods\" is not csv or xlsx"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Open(strings.NewReader(tc.data), int64(len(tc.data)), tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Open: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestMissingKeyColumn: Open accepts the file, Missing names the key
+// columns it lacks, Rows refuses to start.
+func TestMissingKeyColumn(t *testing.T) {
+	data := "Nom;Prénom\nMartin;Camille\n"
+	cfg := Config{KeyColumns: []string{"Mail", "Nom", "INE"}}
+	f, err := Open(strings.NewReader(data), int64(len(data)), cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if got := f.Missing(cfg.KeyColumns); len(got) != 2 || got[0] != "Mail" || got[1] != "INE" {
+		t.Fatalf("Missing = %v", got)
+	}
+	err = f.Rows(context.Background(), func(Row) error { t.Fatal("a row without its key columns"); return nil })
+	if err == nil || !strings.Contains(err.Error(), "header: key columns Mail, INE (key_columns) missing; the header has Nom, Prénom") {
+		t.Fatalf("Rows: %v", err)
+	}
+}
+
+// TestFormatDetection reads a workbook named .csv and text named .xlsx
+// as what they are.
+func TestFormatDetection(t *testing.T) {
+	for file, want := range map[string]string{"interns.xlsx": "xlsx", "not_a_zip.xlsx": "csv", "errors.csv": "csv"} {
+		data, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := openFile(bytes.NewReader(data), int64(len(data)), Config{})
+		if err != nil || f.Format() != want {
+			t.Errorf("%s: %v, %v; want %s", file, f, err, want)
+		}
+	}
+}
+
+func TestRowsStops(t *testing.T) {
+	data := []byte("Mail\n" + strings.Repeat("x\n", 1000))
+	f, err := Open(bytes.NewReader(data), int64(len(data)), Config{KeyColumns: []string{"Mail"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("stop")
+	n := 0
+	err = f.Rows(t.Context(), func(Row) error {
+		n++
+		if n == 3 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || n != 3 {
+		t.Errorf("Rows = %v after %d rows, want stop after 3", err, n)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	n = 0
+	err = f.Rows(ctx, func(Row) error {
+		n++
+		cancel()
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || n >= 1000 {
+		t.Errorf("Rows = %v after %d rows, want context.Canceled", err, n)
+	}
+}
+
+// TestRowsAgain reads a file twice, concurrently: each reading starts
+// over, with its own keys.
+func TestRowsAgain(t *testing.T) {
+	for _, file := range []string{"errors.csv", "interns.xlsx"} {
+		data, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
 		f, err := Open(bytes.NewReader(data), int64(len(data)), Config{KeyColumns: []string{"Mail"}})
 		if err != nil {
-			b.Fatal(err)
+			t.Fatal(err)
 		}
-		n := 0
-		if err := f.Rows(context.Background(), func(Row) error { n++; return nil }); err != nil || n != 100_000 {
-			b.Fatal(n, err)
+		read := func() string {
+			var b strings.Builder
+			if err := f.Rows(t.Context(), func(r Row) error {
+				b.WriteString(r.Entry.ExternalID + ";")
+				if r.Err != nil {
+					b.WriteString(r.Err.Error())
+				}
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+			return b.String()
+		}
+		done := make(chan string)
+		go func() { done <- read() }()
+		if a, b := read(), <-done; a != b {
+			t.Errorf("%s: read %q then %q", file, a, b)
 		}
 	}
-	b.ReportMetric(100_000*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// TestQuoteLeftOpen stops at a record that grows past 1 MiB, instead of
+// holding the rest of the file.
+func TestQuoteLeftOpen(t *testing.T) {
+	data := []byte("Mail;Nom\na;\"Martin\n" + strings.Repeat("b;Petit\n", 300000))
+	f, err := Open(bytes.NewReader(data), int64(len(data)), Config{KeyColumns: []string{"Mail"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.Rows(t.Context(), func(Row) error { return nil })
+	if err == nil || err.Error() != "after line 1: a record longer than 1 MiB: a quote left open?" {
+		t.Fatalf("Rows: %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"minimal", Config{KeyColumns: []string{"Mail"}}, ""},
+		{"everything", Config{Format: "csv", Delimiter: "tab", Encoding: "Latin1", KeyColumns: []string{"Nom", "Prénom"}}, ""},
+		{"xlsx", Config{Format: "xlsx", Sheet: "Internes", KeyColumns: []string{"Mail"}}, ""},
+		{"empty", Config{}, "key_columns: empty: name the column or columns that identify a row, such as [Mail] or [Nom, Prénom, Date de naissance]"},
+		{"all wrong", Config{Format: "ods", Delimiter: "|", Encoding: "utf-16", KeyColumns: []string{"Nom", " ", "NOM"}},
+			"format: \"ods\" is not csv or xlsx (or empty to detect)\n" +
+				"delimiter: \"|\" is not \";\", \",\" or \"\\t\" (or empty to detect)\n" +
+				"encoding: \"utf-16\" is not utf-8, windows-1252 or iso-8859-1 (or empty to detect)\n" +
+				"key_columns[1]: empty column name\n" +
+				"key_columns[2]: \"NOM\" already is key_columns[0]"},
+		{"CSV options for xlsx", Config{Format: "xlsx", Delimiter: ";", Encoding: "utf-8", KeyColumns: []string{"Mail"}},
+			"delimiter: set for an xlsx file (CSV only)\nencoding: set for an xlsx file (CSV only)"},
+		{"sheet for csv", Config{Format: "csv", Sheet: "Internes", KeyColumns: []string{"Mail"}}, "sheet: set for a csv file (XLSX only)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ""
+			if err := tc.cfg.Validate(); err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("Validate:\n%s\nwant:\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidUTF8Prefix(t *testing.T) {
+	for _, tc := range []struct {
+		b         string
+		truncated bool
+		want      bool
+	}{
+		{"abc", false, true},
+		{"ab\xc3", true, true},   // é cut
+		{"ab\xc3", false, false}, // é cut at the end of the file
+		{"ab\xe2\x82", true, true},
+		{"ab\xf0\x9f\x98", true, true},
+		{"ab\xe9", true, true},    // a Latin-1 é or a cut sequence: told by what follows
+		{"ab\xe9cd", true, false}, // Latin-1 é
+		{"\xe9ab", true, false},
+		{"ab\x82", true, false}, // a lone continuation byte
+	} {
+		if got := validUTF8Prefix([]byte(tc.b), tc.truncated); got != tc.want {
+			t.Errorf("validUTF8Prefix(%q, %v) = %v", tc.b, tc.truncated, got)
+		}
+	}
 }

@@ -7,11 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/canonid/canonid/bench/internal/benchenv"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -103,44 +102,10 @@ func openDatabase(ctx context.Context, driver, dsn, dir string, logger *slog.Log
 	if _, err := db.store.Migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrate %s: %w", db.name, err)
 	}
-	if db.raw, err = openRaw(ctx, driver, storeDSN); err != nil {
+	if db.raw, err = benchenv.OpenRaw(ctx, driver, storeDSN); err != nil {
 		return nil, fmt.Errorf("counting connection: %w", err)
 	}
 	drops = append(drops, func(context.Context) error { return db.raw.Close() })
-	return db, nil
-}
-
-// openRaw opens a plain database/sql connection to the database of dsn with
-// the store's driver: modernc.org/sqlite (driver name "sqlite") with the
-// pragmas of store/sqlite, or pgx through its database/sql adapter. It
-// counts rows and checkpoints; it writes no data.
-func openRaw(ctx context.Context, driver, dsn string) (*sql.DB, error) {
-	var db *sql.DB
-	switch driver {
-	case "sqlite":
-		q := url.Values{}
-		q.Add("_pragma", "busy_timeout(10000)")
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "foreign_keys(1)")
-		q.Add("_pragma", "synchronous(FULL)")
-		var err error
-		if db, err = sql.Open("sqlite", "file:"+dsn+"?"+q.Encode()); err != nil {
-			return nil, err
-		}
-	case "postgres":
-		cfg, err := pgx.ParseConfig(dsn)
-		if err != nil {
-			return nil, errors.New("postgres: the dsn cannot be parsed")
-		}
-		db = stdlib.OpenDB(*cfg)
-	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
 	return db, nil
 }
 
@@ -206,43 +171,5 @@ func (db *database) settle(ctx context.Context, logger *slog.Logger) error {
 			logger.DebugContext(ctx, "checkpoint before the timed phases", "err", err)
 		}
 		return nil
-	}
-}
-
-// describe returns the database version and the settings that decide what
-// reads and commits cost.
-func (db *database) describe(ctx context.Context) (version, settings string, err error) {
-	switch db.driver {
-	case "sqlite":
-		var journal string
-		var sync, cache int
-		if err := db.raw.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&version); err != nil {
-			return "", "", err
-		}
-		if err := db.raw.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&journal); err != nil {
-			return "", "", err
-		}
-		if err := db.raw.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
-			return "", "", err
-		}
-		if err := db.raw.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&cache); err != nil {
-			return "", "", err
-		}
-		syncName := map[int]string{0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[sync]
-		return "SQLite " + version, fmt.Sprintf("journal_mode=%s synchronous=%s cache_size=%d", journal, syncName, cache), nil
-	default:
-		if err := db.raw.QueryRowContext(ctx, "SHOW server_version").Scan(&version); err != nil {
-			return "", "", err
-		}
-		version = "PostgreSQL " + version
-		var parts []string
-		for _, name := range []string{"fsync", "synchronous_commit", "shared_buffers", "work_mem"} {
-			var v string
-			if err := db.raw.QueryRowContext(ctx, "SHOW "+name).Scan(&v); err != nil {
-				return "", "", err
-			}
-			parts = append(parts, name+"="+v)
-		}
-		return version, strings.Join(parts, " "), nil
 	}
 }

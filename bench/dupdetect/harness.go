@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/canonid/canonid/bench/internal/benchenv"
 	"io"
 	"log/slog"
 	"os"
@@ -165,8 +166,8 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	}
 	rep := &report{
 		GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), CPU: cpuModel(),
-		Driver: cfg.Driver, DriverModule: driverModule(cfg.Driver), N: cfg.N, Batch: cfg.Batch,
+		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), CPU: benchenv.CPUModel(),
+		Driver: cfg.Driver, DriverModule: benchenv.DriverModule(cfg.Driver), N: cfg.N, Batch: cfg.Batch,
 	}
 
 	// Generation, and what the generator says must be found.
@@ -183,7 +184,7 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, db.drop(context.WithoutCancel(ctx))) }()
-	if rep.DBVersion, rep.DBSettings, err = db.describe(ctx); err != nil {
+	if rep.DBVersion, rep.DBSettings, err = benchenv.Describe(ctx, db.raw, db.driver, "fsync", "synchronous_commit", "shared_buffers", "work_mem"); err != nil {
 		return nil, fmt.Errorf("describe database: %w", err)
 	}
 
@@ -508,36 +509,4 @@ func loadAvg() string {
 // later), so that the next reading is the peak of what follows.
 func resetPeakRSS() error {
 	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-}
-
-// cpuModel is the first "model name" of /proc/cpuinfo, or GOARCH where
-// there is none.
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
-}
-
-// driverModule is the Go module and version of the database driver, from
-// the build information.
-func driverModule(driver string) string {
-	path := map[string]string{"sqlite": "modernc.org/sqlite", "postgres": "github.com/jackc/pgx/v5"}[driver]
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, m := range info.Deps {
-			if m.Path == path {
-				if m.Replace != nil {
-					m = m.Replace
-				}
-				return m.Path + " " + m.Version
-			}
-		}
-	}
-	return path
 }

@@ -7,13 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/canonid/canonid/bench/internal/benchenv"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -124,71 +121,16 @@ func (db *database) settle(ctx context.Context) {
 // setting only as long as the two agree.
 func (db *database) describe(ctx context.Context) (version, settings string, err error) {
 	if db.driver == "postgres" {
-		if err := db.admin.QueryRowContext(ctx, "SHOW server_version").Scan(&version); err != nil {
-			return "", "", err
-		}
-		var parts []string
-		for _, name := range []string{"fsync", "synchronous_commit", "wal_sync_method", "shared_buffers"} {
-			var v string
-			if err := db.admin.QueryRowContext(ctx, "SHOW "+name).Scan(&v); err != nil {
-				return "", "", err
-			}
-			parts = append(parts, name+"="+v)
-		}
-		return "PostgreSQL " + version, strings.Join(parts, " "), nil
+		return benchenv.Describe(ctx, db.admin, db.driver)
 	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "query_only(1)")
-	raw, err := sql.Open("sqlite", "file:"+db.dsn+"?"+q.Encode())
+	dsn, err := sqlite.DSN(db.dsn, true)
+	if err != nil {
+		return "", "", err
+	}
+	raw, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return "", "", err
 	}
 	defer raw.Close()
-	var journal string
-	var sync int
-	if err := raw.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&version); err != nil {
-		return "", "", err
-	}
-	if err := raw.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&journal); err != nil {
-		return "", "", err
-	}
-	if err := raw.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
-		return "", "", err
-	}
-	syncName := map[int]string{0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[sync]
-	return "SQLite " + version, fmt.Sprintf("journal_mode=%s synchronous=%s", journal, syncName), nil
-}
-
-// cpuModel is the first "model name" of /proc/cpuinfo, or GOARCH where
-// there is none.
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
-}
-
-// driverModule is the Go module and version of the database driver, from
-// the build information.
-func driverModule(driver string) string {
-	path := map[string]string{"sqlite": "modernc.org/sqlite", "postgres": "github.com/jackc/pgx/v5"}[driver]
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, m := range info.Deps {
-			if m.Path == path {
-				if m.Replace != nil {
-					m = m.Replace
-				}
-				return m.Path + " " + m.Version
-			}
-		}
-	}
-	return path
+	return benchenv.Describe(ctx, raw, db.driver)
 }

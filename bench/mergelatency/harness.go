@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/canonid/canonid/bench/internal/benchenv"
 	"io"
 	"log/slog"
 	"runtime"
@@ -179,8 +180,8 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 
 	rep := &report{
 		GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), CPU: cpuModel(),
-		Driver: cfg.Driver, DriverModule: driverModule(cfg.Driver),
+		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), CPU: benchenv.CPUModel(),
+		Driver: cfg.Driver, DriverModule: benchenv.DriverModule(cfg.Driver),
 		N: cfg.N, Accounts: len(ppl), LinksPerAccount: linksPerAccount,
 		EmailsPerAccount: emailsPerAccount, MembershipsPerAccount: membershipsPerAccount,
 	}

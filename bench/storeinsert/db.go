@@ -8,10 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -140,43 +138,6 @@ func (s *server) fresh(ctx context.Context, p phase) (_ *database, err error) {
 	return db, nil
 }
 
-// openRaw opens a plain database/sql connection to the database of dsn with
-// the driver and settings the store uses: modernc.org/sqlite with the pragmas
-// of store/sqlite, or pgx through its database/sql adapter. It holds one
-// connection, as the store's writer does.
-func (s *server) openRaw(ctx context.Context, dsn string) (*sql.DB, error) {
-	var db *sql.DB
-	switch s.driver {
-	case "sqlite":
-		// The pragmas and lock mode of the write connection of
-		// store/sqlite (buildDSN there).
-		q := url.Values{}
-		q.Add("_pragma", "busy_timeout(10000)")
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "foreign_keys(1)")
-		q.Add("_pragma", "synchronous(FULL)")
-		q.Set("_txlock", "immediate")
-		var err error
-		if db, err = sql.Open("sqlite", "file:"+dsn+"?"+q.Encode()); err != nil {
-			return nil, err
-		}
-	case "postgres":
-		cfg, err := pgx.ParseConfig(dsn)
-		if err != nil {
-			return nil, errors.New("postgres: the dsn cannot be parsed")
-		}
-		db = stdlib.OpenDB(*cfg)
-	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
 // settle lets the database finish the previous phase's background work
 // before a timed phase: a checkpoint on PostgreSQL (best effort: it needs
 // the pg_checkpoint role or superuser), nothing on SQLite, whose phases
@@ -187,40 +148,5 @@ func (s *server) settle(ctx context.Context) {
 	}
 	if _, err := s.admin.ExecContext(ctx, "CHECKPOINT"); err != nil {
 		s.logger.DebugContext(ctx, "checkpoint before phase", "err", err)
-	}
-}
-
-// describe returns the database version and the settings that decide the
-// cost of a commit, read on raw, a reference connection.
-func (s *server) describe(ctx context.Context, raw *sql.DB) (version, settings string, err error) {
-	switch s.driver {
-	case "sqlite":
-		var journal string
-		var sync int
-		if err := raw.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&version); err != nil {
-			return "", "", err
-		}
-		if err := raw.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&journal); err != nil {
-			return "", "", err
-		}
-		if err := raw.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
-			return "", "", err
-		}
-		syncName := map[int]string{0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[sync]
-		return "SQLite " + version, fmt.Sprintf("journal_mode=%s synchronous=%s", journal, syncName), nil
-	default:
-		if err := raw.QueryRowContext(ctx, "SHOW server_version").Scan(&version); err != nil {
-			return "", "", err
-		}
-		version = "PostgreSQL " + version
-		var parts []string
-		for _, name := range []string{"fsync", "synchronous_commit", "wal_sync_method", "shared_buffers"} {
-			var v string
-			if err := raw.QueryRowContext(ctx, "SHOW "+name).Scan(&v); err != nil {
-				return "", "", err
-			}
-			parts = append(parts, name+"="+v)
-		}
-		return version, strings.Join(parts, " "), nil
 	}
 }

@@ -5,11 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/canonid/canonid/bench/internal/benchenv"
 	"io"
 	"log/slog"
-	"os"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -172,8 +171,8 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	srv.prefix = cfg.SchemaPrefix
 	rep := &report{
 		GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), CPU: cpuModel(),
-		Driver: cfg.Driver, DriverModule: driverModule(cfg.Driver), Batch: cfg.Batch,
+		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), CPU: benchenv.CPUModel(),
+		Driver: cfg.Driver, DriverModule: benchenv.DriverModule(cfg.Driver), Batch: cfg.Batch,
 	}
 	var errs []error
 	for _, p := range cfg.Phases {
@@ -217,13 +216,13 @@ func runPhase(ctx context.Context, srv *server, cfg config, p phase, rep *report
 		return phaseResult{}, err
 	}
 	defer func() { err = errors.Join(err, db.drop(context.WithoutCancel(ctx))) }()
-	raw, err := srv.openRaw(ctx, db.dsn)
+	raw, err := benchenv.OpenRaw(ctx, srv.driver, db.dsn)
 	if err != nil {
 		return phaseResult{}, fmt.Errorf("reference connection: %w", err)
 	}
 	defer raw.Close()
 	if rep.DBVersion == "" {
-		if rep.DBVersion, rep.DBSettings, err = srv.describe(ctx, raw); err != nil {
+		if rep.DBVersion, rep.DBSettings, err = benchenv.Describe(ctx, raw, srv.driver); err != nil {
 			return phaseResult{}, fmt.Errorf("describe database: %w", err)
 		}
 	}
@@ -449,36 +448,4 @@ func checkCounts(ctx context.Context, db *sql.DB, p phase, n int) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// cpuModel is the first "model name" of /proc/cpuinfo, or GOARCH where
-// there is none.
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
-}
-
-// driverModule is the Go module and version of the database driver, from
-// the build information.
-func driverModule(driver string) string {
-	path := map[string]string{"sqlite": "modernc.org/sqlite", "postgres": "github.com/jackc/pgx/v5"}[driver]
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, m := range info.Deps {
-			if m.Path == path {
-				if m.Replace != nil {
-					m = m.Replace
-				}
-				return m.Path + " " + m.Version
-			}
-		}
-	}
-	return path
 }

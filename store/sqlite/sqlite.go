@@ -41,11 +41,11 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 	if dsn == "" || dsn == ":memory:" || strings.Contains(dsn, "mode=memory") {
 		return nil, errors.New("sqlite: an on-disk database file is required (an in-memory one cannot be shared by the read and write pools)")
 	}
-	writeDSN, err := buildDSN(dsn, false)
+	writeDSN, err := DSN(dsn, false)
 	if err != nil {
 		return nil, err
 	}
-	readDSN, _ := buildDSN(dsn, true)
+	readDSN, _ := DSN(dsn, true)
 	write, err := sql.Open("sqlite", writeDSN)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -91,9 +91,10 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 	return &Store{sqlstore.New(d, read, closer, logger)}, nil
 }
 
-// buildDSN turns a path or file: URI into a modernc DSN with canonid's
-// pragmas. Readers are query-only.
-func buildDSN(dsn string, readOnly bool) (string, error) {
+// DSN turns a path or file: URI into the modernc.org/sqlite DSN the store
+// opens it with: canonid's pragmas, BEGIN IMMEDIATE for the writer,
+// query-only for readers. Benchmarks open reference connections with it.
+func DSN(dsn string, readOnly bool) (string, error) {
 	path, rawQuery, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/canonid/canonid/connectors"
-	"github.com/canonid/canonid/store"
 )
 
 // Rows yields the rows of a file, in order, from one goroutine: each an
@@ -33,6 +31,8 @@ type ImportOptions struct {
 	Progress    func(done int)
 	AfterCommit func(ctx context.Context, accountIDs []string) error
 	BatchSize   int
+	// leaseErr reports a lost lease (set by Import).
+	leaseErr func() error
 }
 
 // ErrRejected is returned by Import when Strict found rows in error: nothing
@@ -49,24 +49,24 @@ func (in *Ingester) Import(ctx context.Context, connector string, rows Rows, opt
 		opts.Owner = "canonid"
 	}
 	if !opts.DryRun {
-		now := in.now()
-		if err := in.st.Update(ctx, func(tx store.Tx) error {
-			_, err := tx.SyncStates().Acquire(ctx, connector, opts.Owner, now, now.Add(time.Hour))
-			return err
-		}); err != nil {
+		l, _, err := in.acquire(ctx, connector, opts.Owner, DefaultLeaseTTL)
+		if err != nil {
 			return Summary{Errors: []EntryError{}, Suggestions: []Suggestion{}}, fmt.Errorf("import %s: %w", connector, err)
 		}
-		defer func() {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			if err := in.st.Update(rctx, func(tx store.Tx) error { return tx.SyncStates().Release(rctx, connector, opts.Owner) }); err != nil {
-				in.log.WarnContext(ctx, "releasing the import lease failed", "connector", connector, "err", err)
+		defer l.release(ctx)
+		// Renewed as batches commit, like a sync's.
+		progress := opts.Progress
+		opts.Progress = func(done int) {
+			l.renew(ctx)
+			if progress != nil {
+				progress(done)
 			}
-		}()
+		}
+		opts.leaseErr = func() error { return l.err }
 	}
 	if opts.Strict && !opts.DryRun {
 		check := opts
-		check.DryRun, check.Diff, check.Progress = true, nil, nil
+		check.DryRun, check.Diff = true, nil // Progress renews the lease meanwhile
 		sum, err := in.importOnce(ctx, rows, check)
 		if err != nil {
 			return sum, err
@@ -93,6 +93,11 @@ func (in *Ingester) importOnce(ctx context.Context, rows Rows, opts ImportOption
 			}
 			run.sum.Errors = append(run.sum.Errors, *rowErr)
 			return nil
+		}
+		if opts.leaseErr != nil {
+			if err := opts.leaseErr(); err != nil {
+				return fmt.Errorf("lost the import lease: %w", err)
+			}
 		}
 		return run.Add(ctx, e)
 	})

@@ -472,10 +472,6 @@ func (in *Ingester) snapshot(e connectors.Entry) map[string][]string {
 	return s
 }
 
-func sameSnapshot(a, b map[string][]string) bool {
-	return maps.EqualFunc(a, b, func(x, y []string) bool { return slices.Equal(x, y) })
-}
-
 // plan decides, reading only, what to do with each entry of a batch.
 func (r *Run) plan(ctx context.Context, tx store.Tx, batch []connectors.Entry) ([]action, error) {
 	in := r.in

@@ -24,7 +24,7 @@ type SyncOptions struct {
 	// Owner names this process in the connector's lease (host:pid).
 	Owner string
 	// LeaseTTL is how long the lease lasts without renewal; it is renewed
-	// as batches commit. Default 5 minutes.
+	// as batches commit. Default DefaultLeaseTTL.
 	LeaseTTL time.Duration
 	// ScanEvery is how often an incremental sync also runs a presence
 	// scan to notice deletions; 0 scans on every incremental sync.
@@ -70,14 +70,12 @@ func (in *Ingester) Sync(ctx context.Context, conn connectors.Connector, opts Sy
 	if !ok {
 		return res, fmt.Errorf("sync %s: %w", conn.Name(), ErrNoListing)
 	}
-	if opts.LeaseTTL <= 0 {
-		opts.LeaseTTL = 5 * time.Minute
-	}
 	if opts.Owner == "" {
 		opts.Owner = "canonid"
 	}
 	name := conn.Name()
 	var state store.SyncState
+	var held *lease
 	if opts.DryRun {
 		if err := in.st.View(ctx, func(tx store.Tx) error {
 			var err error
@@ -87,21 +85,12 @@ func (in *Ingester) Sync(ctx context.Context, conn connectors.Connector, opts Sy
 			return res, err
 		}
 	} else {
-		if err := in.st.Update(ctx, func(tx store.Tx) error {
-			var err error
-			state, err = tx.SyncStates().Acquire(ctx, name, opts.Owner, start, start.Add(opts.LeaseTTL))
-			return err
-		}); err != nil {
+		l, st, err := in.acquire(ctx, name, opts.Owner, opts.LeaseTTL)
+		if err != nil {
 			return res, fmt.Errorf("sync %s: %w", name, err)
 		}
-		defer func() {
-			// Release even when ctx is cancelled.
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			if err := in.st.Update(rctx, func(tx store.Tx) error { return tx.SyncStates().Release(rctx, name, opts.Owner) }); err != nil {
-				in.log.WarnContext(ctx, "releasing the sync lease failed", "connector", name, "err", err)
-			}
-		}()
+		state, held = st, l
+		defer l.release(ctx)
 	}
 	var prev syncMark
 	if len(state.Mark) > 0 {
@@ -116,8 +105,6 @@ func (in *Ingester) Sync(ctx context.Context, conn connectors.Connector, opts Sy
 	}
 	res.Full = opts.Full
 
-	lastRenew := start
-	var leaseErr error
 	runOpts := Options{
 		DryRun: opts.DryRun, Actor: "connector:" + name, Diff: opts.Diff, BatchSize: opts.BatchSize,
 		TrackSeen: opts.Full, AfterCommit: opts.AfterCommit,
@@ -126,20 +113,16 @@ func (in *Ingester) Sync(ctx context.Context, conn connectors.Connector, opts Sy
 			if opts.Progress != nil {
 				opts.Progress(done)
 			}
-			if now := in.now(); !opts.DryRun && now.Sub(lastRenew) > opts.LeaseTTL/3 {
-				lastRenew = now
-				leaseErr = in.st.Update(ctx, func(tx store.Tx) error {
-					_, err := tx.SyncStates().Acquire(ctx, name, opts.Owner, now, now.Add(opts.LeaseTTL))
-					return err
-				})
+			if held != nil {
+				held.renew(ctx)
 			}
 		},
 	}
 	run := in.Start(runOpts)
 	mark := prev.Mark
 	add := func(e connectors.Entry) error {
-		if leaseErr != nil {
-			return fmt.Errorf("lost the sync lease: %w", leaseErr)
+		if held != nil && held.err != nil {
+			return fmt.Errorf("lost the sync lease: %w", held.err)
 		}
 		if e.ModifiedAt.After(mark.Time) {
 			mark.Time = e.ModifiedAt.UTC()

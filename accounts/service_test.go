@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,37 +15,12 @@ import (
 	"github.com/canonid/canonid/accounts"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
-	"github.com/canonid/canonid/store/postgres"
-	"github.com/canonid/canonid/store/sqlite"
 	"github.com/canonid/canonid/store/storetest"
 )
 
 var ctx = context.Background()
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// eachStore runs fn on a fresh SQLite store and, when configured, a fresh
-// PostgreSQL store.
-func eachStore(t *testing.T, fn func(t *testing.T, st store.Store)) {
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "canonid.db"), discard())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		migrate(t, st)
-		fn(t, st)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		st, err := postgres.Open(ctx, storetest.PostgresDSN(t), discard())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		migrate(t, st)
-		fn(t, st)
-	})
-}
 
 func migrate(t *testing.T, st store.Store) {
 	t.Helper()
@@ -114,7 +88,7 @@ func snapshot(t *testing.T, st store.Store) identity.Snapshot {
 }
 
 func TestMergeAndUndoSeed000(t *testing.T) {
-	eachStore(t, func(t *testing.T, st store.Store) {
+	storetest.EachStore(t, func(t *testing.T, st store.Store) {
 		svc := accounts.New(st, accounts.Config{Precedence: identity.DefaultPrecedence()}, discard())
 		uni, agency := seed000(t, st)
 		// A pending merge key of the agency account must be voided.
@@ -179,7 +153,7 @@ func TestMergeAndUndoSeed000(t *testing.T) {
 }
 
 func TestMergeErrors(t *testing.T) {
-	eachStore(t, func(t *testing.T, st store.Store) {
+	storetest.EachStore(t, func(t *testing.T, st store.Store) {
 		svc := accounts.New(st, accounts.Config{Precedence: identity.DefaultPrecedence(), UndoWindow: time.Hour}, discard())
 		uni, agency := seed000(t, st)
 		_, err := svc.Merge(ctx, accounts.MergeRequest{SurvivorID: uni.ID, RetiredID: uni.ID, Actor: "test"})
@@ -225,7 +199,7 @@ func TestMergeErrors(t *testing.T) {
 // TestCrossedMerges merges A into B and B into A at once: one wins, the
 // other gets a conflict, and there is no cycle.
 func TestCrossedMerges(t *testing.T) {
-	eachStore(t, func(t *testing.T, st store.Store) {
+	storetest.EachStore(t, func(t *testing.T, st store.Store) {
 		svc := accounts.New(st, accounts.Config{Precedence: identity.DefaultPrecedence()}, discard())
 		for range 10 {
 			uni, agency := createPair(t, svc)
@@ -274,7 +248,7 @@ func TestRandomOperations(t *testing.T) {
 	if testing.Short() {
 		ops = 1000
 	}
-	eachStore(t, func(t *testing.T, st store.Store) {
+	storetest.EachStore(t, func(t *testing.T, st store.Store) {
 		svc := accounts.New(st, accounts.Config{Precedence: identity.DefaultPrecedence()}, discard())
 		ids := make([]string, 0, accountsN)
 		for i := range accountsN {
@@ -416,7 +390,7 @@ func wantErr(t *testing.T, err, target error) {
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
 
 func TestDuplicates(t *testing.T) {
-	eachStore(t, func(t *testing.T, st store.Store) {
+	storetest.EachStore(t, func(t *testing.T, st store.Store) {
 		svc := accounts.New(st, accounts.DefaultConfig(), discard())
 		uni, agency := seed000(t, st)
 		rep, err := svc.Duplicates(ctx, "")
@@ -451,7 +425,7 @@ func TestDuplicates(t *testing.T) {
 }
 
 func TestAutoMerge(t *testing.T) {
-	eachStore(t, func(t *testing.T, st store.Store) {
+	storetest.EachStore(t, func(t *testing.T, st store.Store) {
 		cfg := accounts.DefaultConfig()
 		svc := accounts.New(st, cfg, discard())
 		uni, agency := seed000(t, st)

@@ -6,26 +6,18 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
-	"github.com/canonid/canonid/store/sqlite"
+	"github.com/canonid/canonid/store/storetest"
 )
 
 func TestHandler(t *testing.T) {
 	gin.SetMode(gin.TestMode)
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "canonid.db"), discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.OpenSQLite(t)
 	svc := New(st, []Connector{arsConnector(t, `correlate: [email]`)}, identity.DefaultPrecedence(), discard())
 	role := store.RoleSupport
 	h := NewHandler(svc, func(*http.Request) (store.APIToken, bool) { return store.APIToken{Name: "ops", Role: role}, true }, "test")

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,39 +18,12 @@ import (
 	"github.com/canonid/canonid/ingest"
 	"github.com/canonid/canonid/mapping"
 	"github.com/canonid/canonid/store"
-	"github.com/canonid/canonid/store/postgres"
-	"github.com/canonid/canonid/store/sqlite"
 	"github.com/canonid/canonid/store/storetest"
 )
 
 var ctx = context.Background()
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-func forEachStore(t *testing.T, fn func(t *testing.T, st store.Store)) {
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "canonid.db"), discard())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		if _, err := st.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		fn(t, st)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		st, err := postgres.Open(ctx, storetest.PostgresDSN(t), discard())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		if _, err := st.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		fn(t, st)
-	})
-}
 
 // arsConnector is the connector of the DESIGN's example: an agency file.
 func arsConnector(t testing.TB, correlate string) Connector {
@@ -110,7 +82,7 @@ func run(t *testing.T, svc *Service, name string, data []byte, dry, strict bool)
 // birth date with another campus account (created, suggested), and 30 are
 // unknown (created).
 func TestInterns(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.EachStore(t, func(t *testing.T, st store.Store) {
 		var b strings.Builder
 		b.WriteString("Nom;Prénom;Date de naissance;Mail;Spécialité;Faculté\n")
 		campusIDs := map[string]string{}
@@ -188,7 +160,7 @@ func TestInterns(t *testing.T) {
 }
 
 func TestRowErrorsAndStrict(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.EachStore(t, func(t *testing.T, st store.Store) {
 		svc := New(st, []Connector{arsConnector(t, `correlate: [email]`)}, identity.DefaultPrecedence(), discard())
 		file := []byte("Nom;Prénom;Date de naissance;Mail\n" +
 			"Martin;Camille;12/04/1999;camille@perso.example\n" +
@@ -229,7 +201,7 @@ func TestRowErrorsAndStrict(t *testing.T) {
 }
 
 func TestSnapshotAndXLSX(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.EachStore(t, func(t *testing.T, st store.Store) {
 		conn := arsConnector(t, `correlate: [email]`)
 		conn.Snapshot = true
 		one := 1.0

@@ -2,11 +2,10 @@ package ingest
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/canonid/canonid/connectors"
-	"github.com/canonid/canonid/store/sqlite"
+	"github.com/canonid/canonid/store/storetest"
 )
 
 // BenchmarkApplyNew applies b.N new directory entries to SQLite, 500 per
@@ -74,13 +73,5 @@ func benchPerson(i int) connectors.Entry {
 
 // benchIngester returns an ingester on a fresh SQLite database.
 func benchIngester(b *testing.B) *Ingester {
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "canonid.db"), discard())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	return newIngester(b, st, Config{})
+	return newIngester(b, storetest.OpenSQLite(b), Config{})
 }

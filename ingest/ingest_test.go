@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,43 +15,12 @@ import (
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/mapping"
 	"github.com/canonid/canonid/store"
-	"github.com/canonid/canonid/store/postgres"
-	"github.com/canonid/canonid/store/sqlite"
 	"github.com/canonid/canonid/store/storetest"
 )
 
 var ctx = context.Background()
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// forEachStore runs fn on SQLite and, when configured, on PostgreSQL.
-func forEachStore(t *testing.T, fn func(t *testing.T, st store.Store)) {
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "canonid.db"), discard())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		migrate(t, st)
-		fn(t, st)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		st, err := postgres.Open(ctx, storetest.PostgresDSN(t), discard())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		migrate(t, st)
-		fn(t, st)
-	})
-}
-
-func migrate(t *testing.T, st store.Store) {
-	t.Helper()
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // fakeDir is an in-memory directory offering every listing capability.
 type fakeDir struct {
@@ -191,7 +159,7 @@ func outboxHead(t *testing.T, st store.Store) int64 {
 }
 
 func TestSyncLifecycle(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.EachStore(t, func(t *testing.T, st store.Store) {
 		d := newFakeDir(
 			person("u1", "cmartin", "Camille", "Martin", "camille.martin@univ-test.fr",
 				"supannEtuId", "21901234", "supannCodeINE", "0123456789a", "supannOIDCDateDeNaissance", "1999-04-12",
@@ -292,7 +260,7 @@ func TestSyncLifecycle(t *testing.T) {
 }
 
 func TestSyncCorrelation(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.EachStore(t, func(t *testing.T, st store.Store) {
 		// Accounts from an agency file: one with the personal address as
 		// verified e-mail, one with an INE, two sharing a name and birth
 		// date.
@@ -368,7 +336,7 @@ func TestSyncCorrelation(t *testing.T) {
 }
 
 func TestSyncConflictsAndPolicies(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.EachStore(t, func(t *testing.T, st store.Store) {
 		d := newFakeDir(
 			person("u1", "a", "Ann", "One", "shared@univ-test.fr"),
 			person("u2", "b", "Bob", "Two", "shared@univ-test.fr"),
@@ -409,7 +377,7 @@ func TestSyncConflictsAndPolicies(t *testing.T) {
 }
 
 func TestSyncDryRun(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.EachStore(t, func(t *testing.T, st store.Store) {
 		d := newFakeDir(
 			person("u1", "a", "Ann", "One", "a@univ-test.fr"),
 			person("u2", "b", "Bob", "Two", "b@univ-test.fr"),
@@ -466,12 +434,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestSchedule(t *testing.T) {
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "canonid.db"), discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	migrate(t, st)
+	st := storetest.OpenSQLite(t)
 	d := newFakeDir(person("u1", "a", "Ann", "One", "a@univ-test.fr"))
 	in := newIngester(t, st, Config{})
 	type outcome struct {

@@ -142,7 +142,120 @@ type Accounts interface {
 	// Kind identity.LookupLogin finds the account holding a login, merged
 	// or not.
 	Lookup(ctx context.Context, kind identity.LookupKind, values []string) (map[string][]string, error)
+	// Search returns the live (not merged) accounts matching q.Filter,
+	// ordered by q.Sort then id, skipping q.Offset of them (or starting
+	// after q.After), at most q.Limit. The filter runs in the database.
+	Search(ctx context.Context, q AccountSearch) ([]identity.Account, error)
+	// Count returns how many live accounts match q.Filter; sorting and
+	// paging are ignored.
+	Count(ctx context.Context, q AccountSearch) (int, error)
+	// MergedInto returns, for each of ids, the ids of the accounts merged
+	// directly into it (whose merged_into it is), sorted; ids without any
+	// are left out.
+	MergedInto(ctx context.Context, ids []string) (map[string][]string, error)
 }
+
+// AccountSearch selects accounts for Accounts.Search and Count: the SCIM
+// list, whose filters the store translates into its query language.
+type AccountSearch struct {
+	// Filter selects accounts; nil selects every live account.
+	Filter Filter
+	// Source is the link source of the caller (a SCIM client's
+	// "scim:<name>"): AttrExternalID compares the external id of the
+	// account's link of this source, and AttrActive is false for an account
+	// whose link of this source is gone.
+	Source string
+	// Sort orders the result (then by id); "" orders by id. Only AttrID,
+	// AttrLogin, AttrGivenName, AttrFamilyName, AttrDisplayName,
+	// AttrCreated and AttrLastModified sort.
+	Sort       Attr
+	Descending bool
+	// Offset skips that many accounts of the ordered result.
+	Offset int
+	// After, with the default order (Sort "" or AttrID, ascending),
+	// starts after this id: a keyset cursor that costs nothing however
+	// deep the page. Offset then counts from it.
+	After string
+	// Limit bounds the result; 0 means 100. A negative limit returns
+	// nothing (Count alone).
+	Limit int
+}
+
+// Filter is a condition on accounts: And, Or, Not, Compare or HasEmail.
+type Filter interface{ isFilter() }
+
+// And holds when every one of its filters holds (and when it is empty).
+type And []Filter
+
+// Or holds when one of its filters holds (never when it is empty).
+type Or []Filter
+
+// Not holds when its filter does not.
+type Not struct{ Filter Filter }
+
+// Attr is an attribute a Compare tests.
+type Attr string
+
+// Attributes of accounts. Login, names and e-mail addresses compare
+// case-insensitively; id and external ids exactly.
+const (
+	AttrID          Attr = "id"           // string
+	AttrLogin       Attr = "login"        // string (SCIM userName)
+	AttrGivenName   Attr = "given_name"   // string
+	AttrFamilyName  Attr = "family_name"  // string
+	AttrDisplayName Attr = "display_name" // string
+	// AttrActive is a bool: the account is active, pending activation or
+	// pending validation, and its link of AccountSearch.Source (if any) is
+	// not gone.
+	AttrActive       Attr = "active"
+	AttrCreated      Attr = "created"       // time.Time
+	AttrLastModified Attr = "last_modified" // time.Time
+	// AttrExternalID is the external id of the account's link of
+	// AccountSearch.Source; absent (pr false) when it has none.
+	AttrExternalID Attr = "external_id" // string
+	// AttrEmailAddress and AttrEmailPrimary are attributes of one e-mail
+	// address; they appear only inside HasEmail.
+	AttrEmailAddress Attr = "email_address" // string
+	AttrEmailPrimary Attr = "email_primary" // bool
+)
+
+// Op is a comparison operator of Compare, as in SCIM (RFC 7644 §3.4.2.2).
+type Op string
+
+// Comparison operators. Co, Sw and Ew apply to strings; Gt, Ge, Lt and Le
+// to strings and times; Pr (present: not empty) takes no value.
+const (
+	OpEq Op = "eq"
+	OpNe Op = "ne"
+	OpCo Op = "co"
+	OpSw Op = "sw"
+	OpEw Op = "ew"
+	OpPr Op = "pr"
+	OpGt Op = "gt"
+	OpGe Op = "ge"
+	OpLt Op = "lt"
+	OpLe Op = "le"
+)
+
+// Compare compares an attribute with a value: a string, a bool or a
+// time.Time, as the attribute's type says. Ne holds when the attribute is
+// absent, as in SCIM.
+type Compare struct {
+	Attr  Attr
+	Op    Op
+	Value any
+}
+
+// HasEmail holds when one of the account's e-mail addresses satisfies
+// Where, whose Compares test AttrEmailAddress and AttrEmailPrimary only; a
+// nil Where holds when the account has an address.
+type HasEmail struct{ Where Filter }
+
+func (And) isFilter()      {}
+func (Or) isFilter()       {}
+func (Not) isFilter()      {}
+func (Compare) isFilter()  {}
+func (HasEmail) isFilter() {}
 
 // AccountQuery selects accounts for List.
 type AccountQuery struct {
@@ -214,6 +327,9 @@ type Memberships interface {
 	Get(ctx context.Context, orgID, accountID string) (identity.Membership, error)
 	ListByOrg(ctx context.Context, orgID string) ([]identity.Membership, error)
 	ListByAccount(ctx context.Context, accountID string) ([]identity.Membership, error)
+	// ListByAccounts returns the memberships of several accounts, by
+	// account (a batch read).
+	ListByAccounts(ctx context.Context, accountIDs []string) (map[string][]identity.Membership, error)
 	Delete(ctx context.Context, orgID, accountID string) error
 }
 

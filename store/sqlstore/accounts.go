@@ -201,6 +201,29 @@ func (r accounts) List(ctx context.Context, q store.AccountQuery) ([]identity.Ac
 	return scanAccounts(r.t.query(ctx, "SELECT "+accountCols+" FROM accounts WHERE "+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...))
 }
 
+func (r accounts) MergedInto(ctx context.Context, ids []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for chunk := range slices.Chunk(ids, batchSize) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := r.t.query(ctx, "SELECT merged_into, id FROM accounts WHERE merged_into IN ("+placeholders(len(chunk))+") ORDER BY merged_into, id", args...)
+		pairs, err := scanAll(rows, err, func(r *sqlRows) ([2]string, error) {
+			var p [2]string
+			err := r.Scan(&p[0], &p[1])
+			return p, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range pairs {
+			out[p[0]] = append(out[p[0]], p[1])
+		}
+	}
+	return out, nil
+}
+
 // forUpdate locks the rows a write transaction reads for read-modify-write.
 func (t *tx) forUpdate() string {
 	if t.readOnly {

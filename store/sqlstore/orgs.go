@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/canonid/canonid/identity"
 )
@@ -79,6 +80,26 @@ func (r memberships) ListByOrg(ctx context.Context, orgID string) ([]identity.Me
 func (r memberships) ListByAccount(ctx context.Context, accountID string) ([]identity.Membership, error) {
 	rows, err := r.t.query(ctx, "SELECT "+membershipCols+" FROM memberships WHERE account_id = ? ORDER BY org_id", accountID)
 	return scanAll(rows, err, func(r *sqlRows) (identity.Membership, error) { return scanMembership(r) })
+}
+
+func (r memberships) ListByAccounts(ctx context.Context, accountIDs []string) (map[string][]identity.Membership, error) {
+	out := make(map[string][]identity.Membership, len(accountIDs))
+	for chunk := range slices.Chunk(accountIDs, batchSize) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := r.t.query(ctx, "SELECT "+membershipCols+" FROM memberships WHERE account_id IN ("+placeholders(len(chunk))+
+			") ORDER BY account_id, org_id", args...)
+		got, err := scanAll(rows, err, func(r *sqlRows) (identity.Membership, error) { return scanMembership(r) })
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range got {
+			out[m.AccountID] = append(out[m.AccountID], m)
+		}
+	}
+	return out, nil
 }
 
 func (r memberships) Delete(ctx context.Context, orgID, accountID string) error {

@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener, opts Options) {
 		{"Migrate", testMigrate},
 		{"Accounts", testAccounts},
 		{"AccountsList", testAccountsList},
+		{"AccountsSearch", testAccountsSearch},
 		{"AccountsResolve", testResolve},
 		{"Links", testLinks},
 		{"Emails", testEmails},

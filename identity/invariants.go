@@ -19,11 +19,16 @@ const (
 	EventOrgUpserted      = "org.upserted"
 	EventMembershipAdded  = "membership.added"
 	EventMembershipValid  = "membership.validated"
+	// EventMembershipRemoved: an account left an org.
+	EventMembershipRemoved = "membership.removed"
 	// EventAccountLinked: an identity at a source was linked to an
 	// existing account (correlation).
 	EventAccountLinked = "account.linked"
 	// EventLinkGone: the source no longer reports a linked identity.
 	EventLinkGone = "link.gone"
+	// EventLinkRemoved: the source deleted a linked identity (a SCIM
+	// DELETE); the link no longer exists.
+	EventLinkRemoved = "link.removed"
 	// EventLinkUpdated: the source's snapshot of a linked identity changed
 	// (a rename), not the account.
 	EventLinkUpdated = "link.updated"

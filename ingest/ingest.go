@@ -155,6 +155,10 @@ type Options struct {
 	// TrackSeen keeps the external id of every entry handled, for
 	// MarkGone after a complete listing.
 	TrackSeen bool
+	// KeepGone updates the snapshot of an entry whose link is gone
+	// without restoring it: the link stays gone (a SCIM client writing a
+	// user it deactivated).
+	KeepGone bool
 	// AfterCommit, when set, is called with the accounts a batch created,
 	// linked or updated, after it committed (auto-merge hook). Its error is
 	// logged, not returned.
@@ -198,6 +202,9 @@ type Run struct {
 	known     map[string]identity.Link
 	knownErr  error
 	knownDone chan struct{}
+	// targets are the accounts entries without a link are linked to,
+	// by external id, without correlation (Apply).
+	targets map[string]string
 }
 
 // PrefetchLinks starts reading, in the background, every link of the
@@ -533,17 +540,25 @@ func (r *Run) plan(ctx context.Context, tx store.Tx, batch []connectors.Entry) (
 		}
 		a.res = res
 		if !linked {
+			if t := r.targets[a.entry.ExternalID]; t != "" {
+				a.kind, a.accountID = actLink, t
+				accountIDs = append(accountIDs, t)
+				continue
+			}
 			unlinked = append(unlinked, a)
 			continue
 		}
 		a.hasLink, a.accountID = true, l.AccountID
 		a.kind = actUpdate
 		if l.Status == identity.LinkGone {
-			// Restoring needs the snapshot's record of the suspension.
+			// Restoring, or keeping gone, needs the snapshot's record of
+			// the suspension.
 			if l, err = tx.Links().Get(ctx, l.Source, l.ExternalID); err != nil {
 				return nil, err
 			}
-			a.kind = actRestore
+			if !r.opts.KeepGone {
+				a.kind = actRestore
+			}
 		}
 		a.link = l
 		accountIDs = append(accountIDs, l.AccountID)
@@ -601,6 +616,12 @@ func (r *Run) plan(ctx context.Context, tx store.Tx, batch []connectors.Entry) (
 			acc, ok := accounts[a.accountID]
 			if !ok {
 				return nil, fmt.Errorf("link %s/%s: account %s: %w", in.src.Name, a.entry.ExternalID, a.accountID, store.ErrNotFound)
+			}
+			a.before, a.emails = acc, emails[a.accountID]
+		case actLink: // unlinked, with a target (Apply)
+			acc, ok := accounts[a.accountID]
+			if !ok || !acc.Status.Live() {
+				return nil, fmt.Errorf("link %s/%s to account %s: %w", in.src.Name, a.entry.ExternalID, a.accountID, store.ErrNotFound)
 			}
 			a.before, a.emails = acc, emails[a.accountID]
 		default: // unlinked: link to the account an auto rule designates, or create
@@ -984,6 +1005,12 @@ func (r *Run) apply(ctx context.Context, tx store.Tx, acts []action) error {
 			return fmt.Errorf("%s: %w", locate(a.entry), err)
 		}
 		link := identity.Link{Source: src, ExternalID: a.entry.ExternalID, AccountID: a.accountID, Status: identity.LinkActive, Attributes: snap}
+		if a.kind == actUpdate && a.link.Status == identity.LinkGone { // KeepGone
+			link.Status = identity.LinkGone
+			if from := a.link.Attributes[snapSuspendedFrom]; from != nil {
+				snap[snapSuspendedFrom] = from
+			}
+		}
 		var err error
 		if a.hasLink {
 			link.AccountID = a.link.AccountID
@@ -1186,8 +1213,14 @@ func (r *Run) MarkGone(ctx context.Context, present func(externalID string) bool
 // markGone marks one link gone and suspends its account when it was the
 // account's last active link.
 func (r *Run) markGone(ctx context.Context, tx store.Tx, l identity.Link) ([]Change, error) {
+	return r.leave(ctx, tx, l, false)
+}
+
+// leave marks one link gone, or deletes it when remove is set, and
+// suspends its account when it was the account's last active link.
+func (r *Run) leave(ctx context.Context, tx store.Tx, l identity.Link, remove bool) ([]Change, error) {
 	cur, err := tx.Links().Get(ctx, l.Source, l.ExternalID)
-	if err != nil || cur.Status != identity.LinkActive {
+	if err != nil || (cur.Status != identity.LinkActive && !remove) {
 		return nil, err // changed since the scan: leave it
 	}
 	name := cur.ExternalID
@@ -1206,7 +1239,8 @@ func (r *Run) markGone(ctx context.Context, tx store.Tx, l identity.Link) ([]Cha
 	last := !slices.ContainsFunc(links, func(o identity.Link) bool {
 		return o.Status == identity.LinkActive && (o.Source != cur.Source || o.ExternalID != cur.ExternalID)
 	})
-	suspend := last && r.in.src.Config.OnGone == GoneSuspend && acc.Status != identity.StatusSuspended && acc.Status.Live()
+	suspend := last && cur.Status == identity.LinkActive && r.in.src.Config.OnGone == GoneSuspend &&
+		acc.Status != identity.StatusSuspended && acc.Status.Live()
 	cur.Attributes = cloneAttrs(cur.Attributes)
 	delete(cur.Attributes, snapSuspendedFrom)
 	if suspend {
@@ -1217,12 +1251,21 @@ func (r *Run) markGone(ctx context.Context, tx store.Tx, l identity.Link) ([]Cha
 	if r.opts.DryRun {
 		return changes, nil
 	}
-	cur.Status = identity.LinkGone
-	if err := tx.Links().Update(ctx, &cur); err != nil {
-		return nil, err
+	ev := identity.EventLinkGone
+	if remove {
+		ev = identity.EventLinkRemoved
+		changes[0].Op = "remove"
+		if err := tx.Links().Delete(ctx, cur.Source, cur.ExternalID); err != nil {
+			return nil, err
+		}
+	} else {
+		cur.Status = identity.LinkGone
+		if err := tx.Links().Update(ctx, &cur); err != nil {
+			return nil, err
+		}
 	}
 	d := EventData{Source: cur.Source, ExternalID: cur.ExternalID, Name: name}
-	if err := tx.Record(ctx, store.Event{Type: identity.EventLinkGone, Actor: r.opts.Actor, AccountID: acc.ID, Data: d}); err != nil {
+	if err := tx.Record(ctx, store.Event{Type: ev, Actor: r.opts.Actor, AccountID: acc.ID, Data: d}); err != nil {
 		return nil, err
 	}
 	if suspend {

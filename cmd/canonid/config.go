@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/canonid/canonid/accounts"
+	"github.com/canonid/canonid/scim"
 	"github.com/canonid/canonid/server"
 	"github.com/canonid/canonid/store"
 )
@@ -55,6 +56,9 @@ type Config struct {
 	Policies accounts.Config `yaml:"policies"`
 	// Connectors are the sources of identities: campus directories.
 	Connectors []ConnectorConfig `yaml:"connectors"`
+	// SCIM configures the SCIM server at /scim/v2: per-client settings,
+	// rate limit, page size.
+	SCIM scim.Config `yaml:"scim"`
 }
 
 // LogConfig configures the slog logger, which writes to stderr.
@@ -87,6 +91,7 @@ func defaultConfig() Config {
 		Log:      LogConfig{Level: defaultLogLevel, Format: defaultLogFormat},
 		Storage:  store.Config{Driver: defaultDriver, DSN: defaultSQLiteFile},
 		Policies: accounts.DefaultConfig(),
+		SCIM:     scim.DefaultConfig(),
 	}
 }
 
@@ -120,6 +125,7 @@ func (c Config) Validate() error {
 	errs = append(errs, prefixErrors("log", c.Log.Validate())...)
 	errs = append(errs, prefixErrors("storage", c.Storage.Validate())...)
 	errs = append(errs, prefixErrors("policies", c.Policies.Validate())...)
+	errs = append(errs, prefixErrors("scim", c.SCIM.Validate())...)
 	seen := make(map[string]int, len(c.Orgs))
 	for i, o := range c.Orgs {
 		path := fmt.Sprintf("orgs[%d]", i)
@@ -145,6 +151,13 @@ func (c Config) Validate() error {
 		if org := cc.Ingest.Org; org != "" {
 			if _, ok := seen[org]; !ok {
 				errs = append(errs, fmt.Errorf("%s.org: %q is not one of the orgs of the configuration", path, org))
+			}
+		}
+	}
+	for i, cl := range c.SCIM.Clients {
+		if org := cl.Org; org != "" {
+			if _, ok := seen[org]; !ok {
+				errs = append(errs, fmt.Errorf("scim.clients[%d].org: %q is not one of the orgs of the configuration", i, org))
 			}
 		}
 	}

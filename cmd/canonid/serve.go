@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/imports"
 	"github.com/canonid/canonid/ingest"
+	"github.com/canonid/canonid/scim"
 	"github.com/canonid/canonid/server"
 	"github.com/canonid/canonid/store"
 )
@@ -127,6 +129,16 @@ func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writ
 	})
 	svc := accounts.New(st, cfg.Policies, logger)
 	accounts.NewHandler(svc, func(r *http.Request) (store.APIToken, bool) { return server.Caller(r.Context()) }).Mount(srv.APIGroup())
+
+	scimSrv, err := scim.New(cfg.SCIM, scim.Deps{
+		Store: st, Precedence: cfg.Policies.Precedence, Logger: logger,
+		Caller:  server.Caller,
+		BaseURL: strings.TrimSuffix(cfg.Server.PublicURL, "/") + server.SCIMPrefix,
+	})
+	if err != nil {
+		return err
+	}
+	scimSrv.Mount(srv.SCIMGroup())
 
 	fileConns, err := fileConnectors(cfg)
 	if err != nil {

@@ -211,9 +211,34 @@ func compare(a store.Attr, e *filter.AttributeExpression, kind valueKind) (store
 		if op == store.OpCo || op == store.OpSw || op == store.OpEw {
 			return nil, invalidFilter("%s does not support %s", e.AttributePath, op)
 		}
-		v = t.UTC()
+		t = t.UTC()
+		if t.Nanosecond() == 0 {
+			return wholeSecond(a, op, t), nil
+		}
+		v = t
 	}
 	return store.Compare{Attr: a, Op: op, Value: v}, nil
+}
+
+// wholeSecond compares a time attribute with a time given to the second,
+// as canonid shows them (meta.lastModified "2026-01-31T12:00:00Z"): the
+// value stands for its whole second, so that a client filtering on the
+// time it read (gt for changes since, le for up to) gets what it expects
+// although the store keeps fractions of a second.
+func wholeSecond(a store.Attr, op store.Op, t time.Time) store.Filter {
+	next := t.Add(time.Second)
+	at := store.And{store.Compare{Attr: a, Op: store.OpGe, Value: t}, store.Compare{Attr: a, Op: store.OpLt, Value: next}}
+	switch op {
+	case store.OpEq:
+		return at
+	case store.OpNe:
+		return store.Not{Filter: at}
+	case store.OpGt:
+		return store.Compare{Attr: a, Op: store.OpGe, Value: next}
+	case store.OpLe:
+		return store.Compare{Attr: a, Op: store.OpLt, Value: next}
+	}
+	return store.Compare{Attr: a, Op: op, Value: t} // ge, lt
 }
 
 // userSort reads sortBy and sortOrder (RFC 7644 §3.4.2.3).

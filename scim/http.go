@@ -213,6 +213,9 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, ep string, rec *
 			}
 		}
 		doc["Resources"] = list
+		// RFC 7644 §3.4.2: the number of resources in this page (the
+		// library puts the count asked for).
+		doc["itemsPerPage"] = len(list)
 	case ep == "Users" || ep == "Groups":
 		s.absolute(doc)
 		project(doc, attrs, excluded)

@@ -150,11 +150,8 @@ func userResource(v userView, source string, orgNames map[string]string) scim.Re
 	if len(name) > 0 {
 		attrs["name"] = name
 	}
-	switch {
-	case a.DisplayName != "":
+	if a.DisplayName != "" {
 		attrs["displayName"] = a.DisplayName
-	case name["formatted"] != nil:
-		attrs["displayName"] = name["formatted"]
 	}
 	if len(v.emails) > 0 {
 		es := make([]any, 0, len(v.emails))

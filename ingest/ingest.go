@@ -467,6 +467,16 @@ const (
 	snapSuspendedFrom = "_suspended_from"
 )
 
+// keptGone returns snap, the snapshot of an entry whose gone link stays
+// gone (Options.KeepGone), with the link's record of the suspension its
+// departure caused, for a later restore to undo.
+func keptGone(snap map[string][]string, gone identity.Link) map[string][]string {
+	if from := gone.Attributes[snapSuspendedFrom]; from != nil {
+		snap[snapSuspendedFrom] = from
+	}
+	return snap
+}
+
 // snapshot is what a link keeps of an entry.
 func (in *Ingester) snapshot(e connectors.Entry) map[string][]string {
 	s := make(map[string][]string, len(e.Attributes)+1)
@@ -556,8 +566,12 @@ func (r *Run) plan(ctx context.Context, tx store.Tx, batch []connectors.Entry) (
 			if l, err = tx.Links().Get(ctx, l.Source, l.ExternalID); err != nil {
 				return nil, err
 			}
-			if !r.opts.KeepGone {
+			switch {
+			case !r.opts.KeepGone:
 				a.kind = actRestore
+			case identity.LinkDigest(keptGone(in.snapshot(a.entry), l)) == l.Digest:
+				a.kind = actUnchanged // kept gone as it is: nothing to write
+				continue
 			}
 		}
 		a.link = l
@@ -1006,10 +1020,7 @@ func (r *Run) apply(ctx context.Context, tx store.Tx, acts []action) error {
 		}
 		link := identity.Link{Source: src, ExternalID: a.entry.ExternalID, AccountID: a.accountID, Status: identity.LinkActive, Attributes: snap}
 		if a.kind == actUpdate && a.link.Status == identity.LinkGone { // KeepGone
-			link.Status = identity.LinkGone
-			if from := a.link.Attributes[snapSuspendedFrom]; from != nil {
-				snap[snapSuspendedFrom] = from
-			}
+			link.Status, link.Attributes = identity.LinkGone, keptGone(snap, a.link)
 		}
 		var err error
 		if a.hasLink {

@@ -71,6 +71,16 @@ func TestLifecycle(t *testing.T) {
 		e.do("hr", "PUT", "/scim/v2/Users/"+id, userBody("hr-1", "jean.dupont", "Jean", "Dupont", "jean.dupont@univ-test.fr"),
 			"If-Match", `W/"1"`).must(t, http.StatusPreconditionFailed)
 
+		// The client renames its identity: same account, still active.
+		renamed := e.do("hr", "PATCH", "/scim/v2/Users/"+id, patchBody(`{"op":"replace","path":"externalId","value":"hr-1b"}`)).must(t, http.StatusOK)
+		if renamed.str("externalId") != "hr-1b" || renamed.get("active") != true || renamed.str(accURN+"/status") != "active" ||
+			renamed.str(accURN+"/linkedIdentities/0/externalId") != "hr-1b" || renamed.get(accURN+"/linkedIdentities/1") != nil {
+			t.Errorf("after renaming the externalId: %s", renamed.raw)
+		}
+		if got := resourceIDs(e.do("hr", "GET", "/scim/v2/Users?filter="+q(`externalId eq "hr-1"`), "")); len(got) != 0 {
+			t.Errorf("the old externalId still finds %v", got)
+		}
+
 		// Deactivate.
 		off := e.do("hr", "PATCH", "/scim/v2/Users/"+id, patchBody(`{"op":"replace","path":"active","value":false}`)).must(t, http.StatusOK)
 		if off.get("active") != false || off.str(accURN+"/status") != "suspended" {

@@ -261,19 +261,20 @@ func (u users) update(r *http.Request, id string, next func(scim.ResourceAttribu
 			return err
 		}
 		in := u.s.ingester(c)
-		if linked && old != e.ExternalID {
-			// The client renamed its identity: the old link goes, the
-			// new one takes its place on the same account.
-			if _, err := in.Leave(ctx, tx, old, true, ingest.Options{Actor: c.actor}); err != nil {
-				return err
-			}
-		}
 		out, err := in.Apply(ctx, tx, e, acc.ID, ingest.Options{Actor: c.actor, KeepGone: act != nil && !*act})
 		if err != nil {
 			return err
 		}
 		if err := outcomeError(out); err != nil {
 			return err
+		}
+		if linked && old != e.ExternalID {
+			// The client renamed its identity: the new link took its
+			// place on the same account (first, so that the account
+			// never lacks one), the old one goes.
+			if _, err := in.Leave(ctx, tx, old, true, ingest.Options{Actor: c.actor}); err != nil {
+				return err
+			}
 		}
 		if err := u.s.setActive(ctx, tx, c, e.ExternalID, act); err != nil {
 			return err

@@ -291,6 +291,14 @@ func (s *Service) Merge(ctx context.Context, req MergeRequest) (identity.MergeRe
 		if _, err := tx.Tokens().Revoke(ctx, req.RetiredID, now); err != nil {
 			return err
 		}
+		// A merged account owns no sessions and no tokens (DESIGN
+		// invariant 3): whoever holds them logs in again, as the survivor.
+		if _, err := tx.Sessions().RevokeAccount(ctx, req.RetiredID, now); err != nil {
+			return err
+		}
+		if _, err := tx.OAuthTokens().RevokeAccount(ctx, req.RetiredID, "", now); err != nil {
+			return err
+		}
 		rec = identity.MergeRecord{SurvivorID: req.SurvivorID, RetiredID: req.RetiredID, Reason: req.Reason,
 			Actor: req.Actor, CreatedAt: now, Moved: plan.Moved}
 		if err := tx.Merges().Create(ctx, &rec); err != nil {

@@ -54,6 +54,9 @@ type Snapshot struct {
 	Merges   []MergeRecord
 	// Tokens are the pending (unused, unexpired) one-time tokens.
 	Tokens []TokenRef
+	// Grants are the live (unrevoked, unexpired) login sessions and
+	// refresh tokens issued to accounts.
+	Grants []GrantRef
 	// Events are the audit and outbox events about merges and undos.
 	Events []EventRef
 }
@@ -63,6 +66,14 @@ type TokenRef struct {
 	ID        string
 	AccountID string
 	Purpose   string
+}
+
+// GrantRef is the part of a live login session or refresh token the
+// invariants look at.
+type GrantRef struct {
+	Kind      string // "session" or "refresh token"
+	ID        string
+	AccountID string
 }
 
 // EventRef is the part of a merge event the invariants look at.
@@ -77,7 +88,8 @@ type EventRef struct {
 //
 //  1. every link and every verified e-mail has exactly one live owner;
 //  2. merged_into always reaches a live account, without cycles;
-//  3. a merged account owns no links, no verified e-mails, no pending tokens;
+//  3. a merged account owns no links, no verified e-mails, no pending tokens,
+//     no live sessions, no live refresh tokens;
 //  4. every merge (and undo) left its record, its audit and its outbox events,
 //     and every merged account is explained by exactly one standing merge.
 //
@@ -154,6 +166,9 @@ func CheckInvariants(s Snapshot) error {
 	}
 	for _, t := range s.Tokens {
 		owned[t.AccountID] = append(owned[t.AccountID], "pending "+t.Purpose+" token "+t.ID)
+	}
+	for _, g := range s.Grants {
+		owned[g.AccountID] = append(owned[g.AccountID], "live "+g.Kind+" "+g.ID)
 	}
 	for _, a := range s.Accounts {
 		if a.Status == StatusMerged && len(owned[a.ID]) > 0 {

@@ -67,6 +67,12 @@ func TestCheckInvariants(t *testing.T) {
 		{"pending token on merged account", func(s *Snapshot) {
 			s.Tokens = []TokenRef{{ID: "t1", AccountID: "retired", Purpose: "merge_key"}}
 		}, "merged account retired still owns [pending merge_key token t1]"},
+		{"live session and refresh token on merged account", func(s *Snapshot) {
+			s.Grants = []GrantRef{{Kind: "session", ID: "s1", AccountID: "retired"}, {Kind: "refresh token", ID: "r1", AccountID: "retired"}}
+		}, "merged account retired still owns [live session s1 live refresh token r1]"},
+		{"live session and refresh token on live accounts", func(s *Snapshot) {
+			s.Grants = []GrantRef{{Kind: "session", ID: "s1", AccountID: "survivor"}, {Kind: "refresh token", ID: "r1", AccountID: "other"}}
+		}, ""},
 		{"merge without audit", func(s *Snapshot) { s.Events = s.Events[1:] }, "merge m1 has no audit event account.merged"},
 		{"merge without outbox", func(s *Snapshot) { s.Events = s.Events[:1] }, "merge m1 has no outbox event account.merged"},
 		{"undo without events", func(s *Snapshot) {

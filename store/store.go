@@ -107,6 +107,14 @@ type Tx interface {
 	Duplicates() Duplicates
 	SyncStates() SyncStates
 	Imports() Imports
+	// AuthRequests holds authorization requests until their code is exchanged.
+	AuthRequests() AuthRequests
+	// OAuthTokens holds the access and refresh tokens the provider issued.
+	OAuthTokens() OAuthTokens
+	// SigningKeys holds the keys the provider signs tokens with.
+	SigningKeys() SigningKeys
+	// Sessions holds the login sessions of canonid's pages.
+	Sessions() Sessions
 	// Record appends ev to the audit log and to the outbox of this
 	// transaction. Every transaction that changes data must record at
 	// least one event.

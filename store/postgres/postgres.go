@@ -110,6 +110,14 @@ var uniqueFields = map[string]string{
 	"api_tokens_pkey":          "api token",
 	"api_tokens_hash_key":      "api token",
 	"api_tokens_live_name":     "api token name",
+	"oidc_auth_requests_pkey":  "auth request",
+	"oidc_auth_requests_code":  "authorization code",
+	"oidc_tokens_pkey":         "oauth token",
+	"oidc_tokens_hash":         "oauth token",
+	"oidc_signing_keys_pkey":   "signing key",
+	"oidc_signing_keys_active": "signing key activation",
+	"sessions_pkey":            "session",
+	"sessions_hash_key":        "session",
 }
 
 func translate(err error) error {

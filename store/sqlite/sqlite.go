@@ -2,11 +2,17 @@
 // with modernc.org/sqlite (pure Go, no cgo), in WAL mode with a busy timeout.
 // All writes go through one connection, so read-modify-write transactions are
 // serialised; reads use a separate pool and see committed snapshots.
+//
+// Its connections come from a driver of its own whose lower() folds all of
+// Unicode, as PostgreSQL's does under a UTF-8 ctype, where SQLite's built-in
+// folds ASCII alone: names compare case-insensitively ("ÉLODIE" finds
+// "Élodie") on both stores alike.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -15,6 +21,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	sqlite "modernc.org/sqlite"
@@ -46,10 +53,11 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 		return nil, err
 	}
 	readDSN, _ := DSN(dsn, true)
-	write, err := sql.Open("sqlite", writeDSN)
+	drv, err := unicodeDriver()
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	write := sql.OpenDB(connector{drv: drv, dsn: writeDSN})
 	// One writer: transactions start with BEGIN IMMEDIATE on this single
 	// connection, so they queue here instead of failing with SQLITE_BUSY.
 	write.SetMaxOpenConns(1)
@@ -61,11 +69,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", dsn, err)
 	}
-	read, err := sql.Open("sqlite", readDSN)
-	if err != nil {
-		write.Close()
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
+	read := sql.OpenDB(connector{drv: drv, dsn: readDSN})
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
@@ -90,6 +94,57 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 	closer := func() error { return errors.Join(read.Close(), write.Close()) }
 	return &Store{sqlstore.New(d, read, closer, logger)}, nil
 }
+
+// unicodeDriver returns the driver every Store opens its connections with:
+// modernc.org/sqlite's, with lower() replaced by unicodeLower. It is a driver
+// of its own, not the one registered as "sqlite", so that other users of that
+// driver in the process keep SQLite's built-in; it is built once, as the
+// functions a driver registers live as long as the program.
+//
+// No index, constraint or view of the schema calls lower(), so databases
+// written with the built-in need no REINDEX. One that did would need a
+// migration reindexing the databases written before it, and every writer to
+// use this driver (the sqlite3 shell's lower() would disagree with it).
+var unicodeDriver = sync.OnceValues(func() (*sqlite.Driver, error) {
+	d := new(sqlite.Driver)
+	if err := d.RegisterDeterministicScalarFunction("lower", 1, unicodeLower); err != nil {
+		return nil, fmt.Errorf("register lower: %w", err)
+	}
+	return d, nil
+})
+
+// unicodeLower is lower(X) folding every letter (strings.ToLower), where
+// SQLite's built-in folds ASCII letters alone. Text and blobs come back as
+// text, NULL as NULL; numbers come back as they are (the built-in returns
+// their text), canonid calling lower() on text columns only.
+func unicodeLower(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	switch v := args[0].(type) {
+	case string:
+		return strings.ToLower(v), nil
+	case []byte:
+		return strings.ToLower(string(v)), nil
+	}
+	return args[0], nil
+}
+
+// connector opens connections of drv to dsn, for sql.OpenDB.
+type connector struct {
+	drv *sqlite.Driver
+	dsn string
+}
+
+// Connect implements driver.Connector.
+func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return c.drv.Open(c.dsn)
+}
+
+// Driver implements driver.Connector.
+func (c connector) Driver() driver.Driver { return c.drv }
+
+var _ driver.Connector = connector{}
 
 // DSN turns a path or file: URI into the modernc.org/sqlite DSN the store
 // opens it with: canonid's pragmas, BEGIN IMMEDIATE for the writer,
@@ -127,6 +182,14 @@ var uniqueFields = map[string]string{
 	"orgs.id":                                    "org",
 	"memberships.org_id, memberships.account_id": "membership",
 	"one_time_tokens.id":                         "one-time token",
+	"oidc_auth_requests.id":                      "auth request",
+	"oidc_auth_requests.code_hash":               "authorization code",
+	"oidc_tokens.id":                             "oauth token",
+	"oidc_tokens.hash":                           "oauth token",
+	"oidc_signing_keys.id":                       "signing key",
+	"oidc_signing_keys.active_from":              "signing key activation",
+	"sessions.id":                                "session",
+	"sessions.hash":                              "session",
 	"one_time_tokens.hash":                       "one-time token",
 	"merges.id":                                  "merge record",
 	"merges.retired_id":                          "standing merge of this account",

@@ -32,11 +32,9 @@ import (
 //   - AttrGivenName, AttrFamilyName and AttrDisplayName compare lower(column)
 //     with the value lower-cased in Go. The database's lower() decides how
 //     far the folding goes: PostgreSQL folds per its ctype (all of Unicode
-//     under a UTF-8 locale); SQLite's built-in lower() folds ASCII only, so
-//     there a name stored with an upper-case non-ASCII letter ("Élodie") is
-//     found by no value that spells the letter ("élodie" and "Élodie"
-//     alike), while ASCII letters, and accented letters stored in lower
-//     case ("Lefèvre"), fold as they should.
+//     under a UTF-8 locale); on SQLite, store/sqlite replaces the built-in
+//     lower() (ASCII only) with Go's strings.ToLower, so "Élodie" and
+//     "élodie" match there too.
 //   - An attribute is absent when NULL or "". Every operator but ne fails on
 //     an absent attribute (eq "" holds for nothing); ne is exactly NOT eq, so
 //     it holds for absent attributes. Every predicate is two-valued (never

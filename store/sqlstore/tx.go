@@ -44,6 +44,13 @@ func (t *tx) translate(err error) error      { return t.s.d.Translate(err) }
 func (t *tx) rebind(q string) string         { return t.s.rebind(q) }
 func stampTime(v *time.Time, now time.Time)  { *v = normTime(*v, now) }
 func normTime(v, now time.Time) time.Time    { return orNow(v, now).UTC().Truncate(time.Microsecond) }
+
+// AuthRequests, OAuthTokens, SigningKeys and Sessions: see oidc.go.
+func (t *tx) AuthRequests() store.AuthRequests { return authRequests{t} }
+func (t *tx) OAuthTokens() store.OAuthTokens   { return oauthTokens{t} }
+func (t *tx) SigningKeys() store.SigningKeys   { return signingKeys{t} }
+func (t *tx) Sessions() store.Sessions         { return sessions{t} }
+
 func orNow(v, now time.Time) time.Time {
 	if v.IsZero() {
 		return now
@@ -214,6 +221,18 @@ func (t *tx) Snapshot(ctx context.Context) (identity.Snapshot, error) {
 	}
 	for _, tok := range tokens {
 		s.Tokens = append(s.Tokens, identity.TokenRef{ID: tok.ID, AccountID: tok.AccountID, Purpose: string(tok.Purpose)})
+	}
+	now := t.time(t.now())
+	rows, err := t.query(ctx, `SELECT 'session', id, account_id FROM sessions WHERE revoked_at IS NULL AND expires_at > ?
+		UNION ALL SELECT 'refresh token', id, account_id FROM oidc_tokens
+		WHERE kind = 'refresh' AND account_id IS NOT NULL AND revoked_at IS NULL AND expires_at > ?
+		ORDER BY 1, 2`, now, now)
+	if s.Grants, err = scanAll(rows, err, func(r *sqlRows) (identity.GrantRef, error) {
+		var g identity.GrantRef
+		err := r.Scan(&g.Kind, &g.ID, &g.AccountID)
+		return g, err
+	}); err != nil {
+		return s, fmt.Errorf("snapshot sessions and refresh tokens: %w", err)
 	}
 	for _, log := range []string{"audit", "outbox"} {
 		table := map[string]string{"audit": "audit_events", "outbox": "outbox"}[log]

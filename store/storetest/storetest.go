@@ -47,6 +47,7 @@ func Run(t *testing.T, open Opener, opts Options) {
 		{"Accounts", testAccounts},
 		{"AccountsList", testAccountsList},
 		{"AccountsSearch", testAccountsSearch},
+		{"AccountsUnicodeCase", testUnicodeCase},
 		{"AccountsResolve", testResolve},
 		{"Links", testLinks},
 		{"Emails", testEmails},
@@ -70,6 +71,15 @@ func Run(t *testing.T, open Opener, opts Options) {
 		{"Lookup", testLookup},
 		{"SyncStates", testSyncStates},
 		{"Imports", testImports},
+		{"OIDCAuthRequests", testAuthRequests},
+		{"OIDCAuthRequestsConcurrentExchange", testAuthRequestRace},
+		{"OIDCTokens", testOAuthTokens},
+		{"OIDCTokensConcurrentMarkUsed", testMarkUsedRace},
+		{"OIDCSigningKeys", testSigningKeys},
+		{"Sessions", testSessions},
+		{"OIDCReadOnly", testOIDCReadOnly},
+		{"OIDCChangeWithoutEvent", testOIDCUnrecorded},
+		{"OIDCInvariants", testOIDCInvariants},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,8 +28,9 @@ func DefaultScopes() []string { return []string{"openid", "email", "profile"} }
 // such as "10s".
 type Config struct {
 	// Name is the connector's name; links from it have the source
-	// "oidc:<name>".
-	Name string `yaml:"name"`
+	// "oidc:<name>". canonid's configuration gives it as the connector
+	// entry's name.
+	Name string `yaml:"-"`
 	// Issuer is the provider's issuer URL, exactly as its discovery
 	// document (<issuer>/.well-known/openid-configuration) spells it.
 	// https only; http is accepted for 127.0.0.1 and localhost, for tests.
@@ -52,8 +53,9 @@ type Config struct {
 	// for a provider trusted to verify addresses it does not own.
 	LinkByVerifiedEmail bool `yaml:"link_by_verified_email"`
 	// Timeout bounds each request to the provider (discovery, keys,
-	// token, userinfo); default 10s.
-	Timeout time.Duration `yaml:"timeout"`
+	// token, userinfo); default 10s. Not a key of canonid's
+	// configuration file, where timeout is the directory's.
+	Timeout time.Duration `yaml:"-"`
 }
 
 var connectorName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)

@@ -16,9 +16,11 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/canonid/canonid/accounts"
+	"github.com/canonid/canonid/oidc"
 	"github.com/canonid/canonid/scim"
 	"github.com/canonid/canonid/server"
 	"github.com/canonid/canonid/store"
+	"github.com/canonid/canonid/web"
 )
 
 // defaultConfigFile is read when --config is not given and the file exists
@@ -59,6 +61,12 @@ type Config struct {
 	// SCIM configures the SCIM server at /scim/v2: per-client settings,
 	// rate limit, page size.
 	SCIM scim.Config `yaml:"scim"`
+	// OIDC configures the OpenID provider: relying parties, signing keys,
+	// token lifetimes.
+	OIDC oidc.Config `yaml:"oidc"`
+	// Login configures the login pages: sessions, CSRF secret, rate
+	// limits.
+	Login web.Config `yaml:"login"`
 }
 
 // LogConfig configures the slog logger, which writes to stderr.
@@ -92,6 +100,7 @@ func defaultConfig() Config {
 		Storage:  store.Config{Driver: defaultDriver, DSN: defaultSQLiteFile},
 		Policies: accounts.DefaultConfig(),
 		SCIM:     scim.DefaultConfig(),
+		OIDC:     oidc.DefaultConfig(),
 	}
 }
 
@@ -126,6 +135,13 @@ func (c Config) Validate() error {
 	errs = append(errs, prefixErrors("storage", c.Storage.Validate())...)
 	errs = append(errs, prefixErrors("policies", c.Policies.Validate())...)
 	errs = append(errs, prefixErrors("scim", c.SCIM.Validate())...)
+	errs = append(errs, prefixErrors("oidc", c.OIDC.Validate())...)
+	login := c.Login
+	if len(login.Secret) == 0 {
+		login.Secret = make(web.Secret, 32) // serve draws one; only its absence is allowed
+	}
+	login.PublicURL = "https://canonid.invalid" // public_url is checked above
+	errs = append(errs, prefixErrors("login", login.Validate())...)
 	seen := make(map[string]int, len(c.Orgs))
 	for i, o := range c.Orgs {
 		path := fmt.Sprintf("orgs[%d]", i)
@@ -151,6 +167,13 @@ func (c Config) Validate() error {
 		if org := cc.Ingest.Org; org != "" {
 			if _, ok := seen[org]; !ok {
 				errs = append(errs, fmt.Errorf("%s.org: %q is not one of the orgs of the configuration", path, org))
+			}
+		}
+	}
+	for i, cl := range c.OIDC.Clients {
+		if org := cl.RequireOrg; org != "" {
+			if _, ok := seen[org]; !ok {
+				errs = append(errs, fmt.Errorf("oidc.clients[%d].require_org: %q is not one of the orgs of the configuration", i, org))
 			}
 		}
 	}

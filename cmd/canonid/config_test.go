@@ -338,7 +338,8 @@ func TestPrefixErrors(t *testing.T) {
 const exampleFile = "../../deploy/canonid.example.yaml"
 
 func TestExampleFileValidates(t *testing.T) {
-	vars := map[string]string{"CANONID_DB_PASSWORD": "example-password", "CAMPUS_LDAP_PASSWORD": "x"}
+	vars := map[string]string{"CANONID_DB_PASSWORD": "example-password", "CAMPUS_LDAP_PASSWORD": "x", "CAMPUS_SSO_SECRET": "x",
+		"CANONID_LOGIN_SECRET": strings.Repeat("l", 32), "CANONID_OIDC_SECRET": strings.Repeat("o", 32), "LMS_OIDC_SECRET": strings.Repeat("s", 32)}
 	cfg, err := loadConfigEnv(exampleFile, true, env(vars))
 	if err != nil {
 		t.Fatalf("%s does not load: %v", exampleFile, err)
@@ -347,7 +348,8 @@ func TestExampleFileValidates(t *testing.T) {
 		t.Errorf("storage = %+v, want postgres with the password from the environment", cfg.Storage)
 	}
 	// Without the variable, the error names it.
-	if _, err := loadConfigEnv(exampleFile, true, env(nil)); err == nil || !strings.Contains(err.Error(), "storage.dsn: environment variable CANONID_DB_PASSWORD is not set") {
+	delete(vars, "CANONID_DB_PASSWORD")
+	if _, err := loadConfigEnv(exampleFile, true, env(vars)); err == nil || !strings.Contains(err.Error(), "storage.dsn: environment variable CANONID_DB_PASSWORD is not set") {
 		t.Errorf("without CANONID_DB_PASSWORD: %v", err)
 	}
 }
@@ -364,7 +366,7 @@ func TestExampleFileShowsEveryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	idx := newNodeIndex()
-	expander{lookup: env(map[string]string{"CANONID_DB_PASSWORD": "x", "CAMPUS_LDAP_PASSWORD": "x"}), idx: idx, problems: new([]lineProblem)}.walk(doc.Content[0], "")
+	expander{lookup: func(string) (string, bool) { return "x", true }, idx: idx, problems: new([]lineProblem)}.walk(doc.Content[0], "")
 	index := regexp.MustCompile(`\[[0-9]+\]`)
 	present := map[string]bool{}
 	for p := range idx.lines {

@@ -13,6 +13,7 @@ import (
 	"github.com/canonid/canonid/connectors"
 	"github.com/canonid/canonid/connectors/csvimport"
 	ldapconn "github.com/canonid/canonid/connectors/ldap"
+	"github.com/canonid/canonid/connectors/oidcup"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/imports"
 	"github.com/canonid/canonid/ingest"
@@ -48,6 +49,9 @@ type ConnectorConfig struct {
 	LDAP ldapconn.Config `yaml:",inline"`
 	// CSV holds the keys of a csv connector.
 	CSV csvimport.Config `yaml:",inline"`
+	// OIDC holds the keys of an oidc connector: an upstream OpenID
+	// provider people log in with (its name is the entry's name).
+	OIDC oidcup.Config `yaml:",inline"`
 	// Snapshot (csv) says each file holds every identity of the source:
 	// rows missing from a newer file mark their links gone.
 	Snapshot bool `yaml:"snapshot"`
@@ -107,12 +111,33 @@ func (c ConnectorConfig) Validate() error {
 		if c.Interval != 0 {
 			errs = append(errs, errors.New("interval: csv connectors are run by canonid import or the API, not scheduled"))
 		}
+	case "oidc":
+		o := c.OIDC
+		o.Name = c.Name
+		errs = append(errs, o.Validate())
+		if !reflect.ValueOf(c.LDAP).IsZero() || !reflect.ValueOf(c.CSV).IsZero() || c.Snapshot {
+			errs = append(errs, errors.New("type: oidc connectors take no directory or file keys"))
+		}
+		if c.Interval != 0 {
+			errs = append(errs, errors.New("interval: oidc connectors are used at login, not scheduled"))
+		}
 	case "":
-		errs = append(errs, errors.New("type: must be set (ldap or csv)"))
+		errs = append(errs, errors.New("type: must be set (ldap, csv or oidc)"))
 	default:
-		errs = append(errs, fmt.Errorf("type: unknown connector type %q (want ldap or csv)", c.Type))
+		errs = append(errs, fmt.Errorf("type: unknown connector type %q (want ldap, csv or oidc)", c.Type))
 	}
-	errs = append(errs, prefixErrors("mapping", c.Mapping.Validate())...)
+	if c.Type != "oidc" && !reflect.ValueOf(c.OIDC).IsZero() {
+		errs = append(errs, fmt.Errorf("type: %s connectors take no upstream OpenID keys (issuer, client_id...)", c.Type))
+	}
+	if c.Type == "oidc" {
+		// Accounts are not created from an upstream identity (yet): its
+		// claims map to nothing.
+		if c.Mapping.Preset != "" || len(c.Mapping.Fields) > 0 {
+			errs = append(errs, errors.New("mapping: oidc connectors take no mapping"))
+		}
+	} else {
+		errs = append(errs, prefixErrors("mapping", c.Mapping.Validate())...)
+	}
 	errs = append(errs, c.Ingest.Validate())
 	for _, d := range []struct {
 		key string

@@ -139,6 +139,9 @@ func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writ
 		return err
 	}
 	scimSrv.Mount(srv.SCIMGroup())
+	if err := mountLogin(ctx, cfg, st, srv, logger); err != nil {
+		return err
+	}
 
 	fileConns, err := fileConnectors(cfg)
 	if err != nil {

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/canonid/canonid/authn"
+	"github.com/canonid/canonid/connectors/oidcup"
+	"github.com/canonid/canonid/mapping"
+	"github.com/canonid/canonid/oidc"
+	"github.com/canonid/canonid/server"
+	"github.com/canonid/canonid/store"
+	"github.com/canonid/canonid/web"
+
+	ldapconn "github.com/canonid/canonid/connectors/ldap"
+)
+
+// mountLogin builds the login pages, the password check and the OpenID
+// provider, and mounts them on srv: /login, /logout, /oidc/... and the
+// discovery document.
+func mountLogin(ctx context.Context, cfg Config, st store.Store, srv *server.Server, logger *slog.Logger) error {
+	publicURL := strings.TrimSuffix(cfg.Server.PublicURL, "/")
+
+	// Accounts linked to a campus directory check their password there.
+	dirs := map[string]authn.Directory{}
+	for _, cc := range cfg.Connectors {
+		if cc.Type != "ldap" {
+			continue
+		}
+		m, err := mapping.Compile(cc.Mapping)
+		if err != nil {
+			return fmt.Errorf("connector %s: mapping: %w", cc.Name, err)
+		}
+		c, err := ldapconn.New(cc.Name, cc.LDAP, m.Attributes(), logger.With("connector", cc.Name))
+		if err != nil {
+			return fmt.Errorf("connector %s: %w", cc.Name, err)
+		}
+		dirs[cc.Source()] = authn.Directory{Authenticator: c, LoginAttributes: cc.LDAP.LoginAttributes}
+	}
+
+	oidcCfg := cfg.OIDC
+	if oidcCfg.Keys.Secret == "" { // no clients (Validate requires it with some): nothing to protect yet
+		oidcCfg.Keys.Secret = rand.Text() + rand.Text()
+	}
+	loginCfg := cfg.Login
+	loginCfg.PublicURL = cfg.Server.PublicURL
+	if len(loginCfg.Secret) == 0 {
+		loginCfg.Secret = web.Secret(rand.Text() + rand.Text())
+		logger.WarnContext(ctx, "login.secret is not set: using a random one, so forms being filled in expire when canonid restarts and replicas do not accept each other's forms")
+	}
+
+	var pages *web.Handler // the provider and the pages need each other
+	provider, err := oidc.New(oidcCfg, oidc.Deps{
+		Store: st, Issuer: publicURL, Logger: logger.With("component", "oidc"),
+		Session: func(r *http.Request) (store.Session, bool) { return pages.Session(r) },
+		EndSession: func(w http.ResponseWriter, r *http.Request) {
+			pages.EndSession(w, r)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	var upstreams []web.UpstreamConnector
+	for _, cc := range cfg.Connectors {
+		if cc.Type != "oidc" {
+			continue
+		}
+		oc := cc.OIDC
+		oc.Name = cc.Name
+		c, err := oidcup.New(ctx, oc, web.UpstreamCallbackURL(publicURL, cc.Name), nil)
+		if err != nil {
+			// The provider may be down: canonid serves without its button.
+			logger.ErrorContext(ctx, "upstream provider unavailable: its login button is not shown", "connector", cc.Name, "err", err)
+			continue
+		}
+		upstreams = append(upstreams, c)
+	}
+	pages, err = web.New(loginCfg, web.Deps{
+		Store: st, Auth: authn.New(st, dirs, logger.With("component", "authn")), Requests: provider,
+		Logger: logger.With("component", "web"), RequestID: server.RequestID, UpstreamConnectors: upstreams,
+	})
+	if err != nil {
+		return err
+	}
+	pages.Mount(srv.Engine())
+	provider.Mount(srv.Engine())
+	return nil
+}

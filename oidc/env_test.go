@@ -291,11 +291,6 @@ func gate(err error) web.Gate {
 	return ""
 }
 
-func s256(v string) string {
-	h := sha256.Sum256([]byte(v))
-	return base64.RawURLEncoding.EncodeToString(h[:])
-}
-
 // isOAuthError tells whether err is an OAuth error answer with this code.
 func isOAuthError(err error, code string) bool {
 	var re *oauth2.RetrieveError

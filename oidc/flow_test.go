@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -456,4 +457,60 @@ func TestDiscovery(t *testing.T) {
 			t.Errorf("discovery lacks %s: %s", want, doc)
 		}
 	}
+}
+
+// TestKeysSharedByReplicas: several providers on one store, starting at
+// once, create one key per period between them and sign with the same one.
+func TestKeysSharedByReplicas(t *testing.T) {
+	storetest.EachStore(t, func(t *testing.T, st store.Store) {
+		cfg := testConfig()
+		now := time.Now()
+		const replicas = 4
+		kids := make([]string, replicas)
+		errs := make([]error, replicas)
+		var wg sync.WaitGroup
+		for i := range replicas {
+			p, err := oidc.New(cfg, oidc.Deps{Store: st, Issuer: "http://127.0.0.1:1", Now: func() time.Time { return now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wg.Go(func() {
+				k, err := p.Storage().SigningKey(ctx)
+				if err == nil {
+					kids[i] = k.ID()
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("replica %d: %v", i, err)
+			}
+			if kids[i] != kids[0] {
+				t.Errorf("replica %d signs with %s, replica 0 with %s", i, kids[i], kids[0])
+			}
+		}
+		var keys []store.SigningKey
+		err := st.View(ctx, func(tx store.Tx) error {
+			var err error
+			keys, err = tx.SigningKeys().List(ctx, now)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		periods := map[time.Time]int{}
+		for _, k := range keys {
+			periods[k.ActiveFrom]++
+		}
+		for at, n := range periods {
+			if n != 1 {
+				t.Errorf("%d keys for the period starting %v", n, at)
+			}
+		}
+		if len(periods) == 0 || len(periods) > 2 {
+			t.Errorf("%d periods with keys, want 1 or 2 (this one, and the next when it is near)", len(periods))
+		}
+	})
 }

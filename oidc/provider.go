@@ -133,6 +133,10 @@ func New(cfg Config, deps Deps) (*Provider, error) {
 	return &Provider{op: p, storage: s, deps: deps}, nil
 }
 
+// Storage returns the provider's op.Storage (benchmarks and tests drive
+// it directly).
+func (p *Provider) Storage() *Storage { return p.storage }
+
 // exchange is the HTTP request being served, kept in its context so that
 // end_session can end the browser's login session.
 type exchange struct {

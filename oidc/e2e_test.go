@@ -266,3 +266,28 @@ func TestUpstreamLogin(t *testing.T) {
 	}
 	storetest.CheckInvariants(t, st)
 }
+
+// TestPromptNone: without a session the client gets login_required (and
+// its state) and no page; with one, a code.
+func TestPromptNone(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	s := newStack(t, st)
+	account(t, st, "alice", "alice", "alice@univ-test.fr", identity.StatusActive)
+	withPassword(t, st, "alice", "correct horse battery")
+	lms := &oauth2.Config{ClientID: "lms", ClientSecret: lmsSecret, Endpoint: s.rp.Endpoint(), RedirectURL: lmsRedirect, Scopes: []string{"openid"}}
+	none := oauth2.SetAuthURLParam("prompt", "none")
+
+	f := newFlow()
+	res, _ := s.get(lms.AuthCodeURL(f.state, gooidc.Nonce(f.nonce), oauth2.S256ChallengeOption(f.verifier), none))
+	back := s.follow(res)
+	if q := back.Query(); !strings.HasPrefix(back.String(), lmsRedirect) || q.Get("error") != "login_required" || q.Get("state") != f.state {
+		t.Errorf("prompt=none without a session: back at %s", back)
+	}
+
+	s.passwordLogin(lms, "alice", "correct horse battery")
+	f = newFlow()
+	res, _ = s.get(lms.AuthCodeURL(f.state, gooidc.Nonce(f.nonce), oauth2.S256ChallengeOption(f.verifier), none))
+	if idt := s.exchange(lms, f, s.follow(res)); idt.Subject != "alice" {
+		t.Errorf("prompt=none with a session: sub %q", idt.Subject)
+	}
+}

@@ -257,3 +257,27 @@ func (p *Provider) Complete(ctx context.Context, id, accountID string, authTime 
 	}
 	return strings.TrimSuffix(p.deps.Issuer, "/") + PathCallback + "?id=" + url.QueryEscape(id), nil
 }
+
+// Fail implements web.AuthRequests: the request ends, and the browser goes
+// back to the client with the error (and the request's state).
+func (p *Provider) Fail(ctx context.Context, id, code, description string) (string, error) {
+	r, err := p.storage.authRequest(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if err := p.storage.DeleteAuthRequest(ctx, id); err != nil {
+		return "", err
+	}
+	u, err := url.Parse(r.data.RedirectURI)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	q.Set("error", code)
+	q.Set("error_description", description)
+	if r.data.State != "" {
+		q.Set("state", r.data.State)
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}

@@ -60,6 +60,10 @@ type AuthRequests interface {
 	// returns where to send the browser next (the provider's callback,
 	// which redirects to the client with the code).
 	Complete(ctx context.Context, id, accountID string, authTime time.Time, amr []string) (redirect string, err error)
+	// Fail ends the request with an OAuth error (login_required for a
+	// prompt=none request without a usable session) and returns where to
+	// send the browser: the client's redirect URI with the error.
+	Fail(ctx context.Context, id, code, description string) (redirect string, err error)
 }
 
 // Gate names why a logged-in person may not go on to a client.

@@ -302,6 +302,17 @@ func (h *Handler) getLogin(c *gin.Context) {
 			return
 		}
 	}
+	if lr != nil && slices.Contains(lr.Prompt, "none") {
+		// The client asked that no page be shown (OpenID Connect Core
+		// §3.1.2.1): without a usable session, it gets login_required.
+		redirect, err := h.requests.Fail(c.Request.Context(), lr.ID, "login_required", "no login session usable without interaction")
+		if err != nil {
+			h.renderExpired(c, loc)
+			return
+		}
+		c.Redirect(http.StatusSeeOther, redirect)
+		return
+	}
 	hint := ""
 	if lr != nil {
 		hint = lr.LoginHint

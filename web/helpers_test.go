@@ -122,6 +122,16 @@ func (f *fakeRequests) Complete(_ context.Context, id, accountID string, authTim
 	return callbackURL(id), nil
 }
 
+func (f *fakeRequests) Fail(_ context.Context, id, code, _ string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.requests[id]; !ok {
+		return "", fmt.Errorf("auth request %s: %w", id, store.ErrNotFound)
+	}
+	delete(f.requests, id)
+	return "https://client.example/cb?error=" + code, nil
+}
+
 func (f *fakeRequests) Completed() []completion {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -1,6 +1,8 @@
 package oidc_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -513,4 +515,36 @@ func TestKeysSharedByReplicas(t *testing.T) {
 			t.Errorf("%d periods with keys, want 1 or 2 (this one, and the next when it is near)", len(periods))
 		}
 	})
+}
+
+// TestMalformedTokenRequests: what the library cannot parse gets an OAuth
+// error, not a panic.
+func TestMalformedTokenRequests(t *testing.T) {
+	e := newEnv(t, storetest.OpenSQLite(t), testConfig())
+	for _, c := range []struct {
+		name   string
+		auth   string
+		body   string
+		status int
+		code   string
+	}{
+		{"Basic credentials not form-encoded", "Basic " + base64.StdEncoding.EncodeToString([]byte("bad%zz:x")), "grant_type=refresh_token&refresh_token=x", 401, "invalid_client"},
+		{"body not a form", "", "grant_type=%zz", 400, "invalid_request"},
+	} {
+		req, _ := http.NewRequest("POST", e.issuer+oidc.PathToken, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var body map[string]any
+		json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if res.StatusCode != c.status || body["error"] != c.code {
+			t.Errorf("%s: %d %v, want %d %s", c.name, res.StatusCode, body, c.status, c.code)
+		}
+	}
 }

@@ -169,10 +169,39 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if r.URL.Path == PathToken && !p.tokenRequestParses(w, r) {
+		return
+	}
 	if r.URL.Path == PathKeys || r.URL.Path == PathDiscovery {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 	}
 	p.op.ServeHTTP(w, r)
+}
+
+// tokenRequestParses answers a token request the library would fail to
+// parse: zitadel/oidc v3.46.0 writes the error and then goes on with a nil
+// request (a panic), for a malformed form or Basic credentials that are not
+// form-encoded (RFC 6749 §2.3.1).
+func (p *Provider) tokenRequestParses(w http.ResponseWriter, r *http.Request) bool {
+	fail := func(status int, code, desc string) bool {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"error":%q,"error_description":%q}`, code, desc)
+		return false
+	}
+	if err := r.ParseForm(); err != nil {
+		return fail(http.StatusBadRequest, "invalid_request", "the request body is not a valid form")
+	}
+	if id, secret, ok := r.BasicAuth(); ok {
+		if _, err := url.QueryUnescape(id); err != nil {
+			return fail(http.StatusUnauthorized, "invalid_client", "the Basic credentials are not form-encoded")
+		}
+		if _, err := url.QueryUnescape(secret); err != nil {
+			return fail(http.StatusUnauthorized, "invalid_client", "the Basic credentials are not form-encoded")
+		}
+	}
+	return true
 }
 
 func (p *Provider) sameBrowser(r *http.Request) bool {

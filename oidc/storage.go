@@ -174,6 +174,14 @@ func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
 // request already (in the transaction that issued the tokens), so it is
 // usually gone.
 func (s *Storage) DeleteAuthRequest(ctx context.Context, id string) error {
+	// Look first, so that the usual case takes no write transaction.
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		_, err := tx.AuthRequests().Get(ctx, id, time.Time{})
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
 	return s.st.Update(ctx, func(tx store.Tx) error {
 		err := tx.AuthRequests().Delete(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -356,7 +364,7 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, value string) 
 	now := s.now()
 	var tok store.OAuthToken
 	reused := false
-	err := s.st.Update(ctx, func(tx store.Tx) error {
+	check := func(tx store.Tx, write bool) error {
 		reused = false
 		var err error
 		tok, err = tx.OAuthTokens().GetByHash(ctx, hash(value))
@@ -370,10 +378,17 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, value string) 
 		}
 		if !tok.UsedAt.IsZero() && now.Sub(tok.UsedAt) > s.cfg.RefreshReuseGrace {
 			reused = true
-			return s.revokeReused(ctx, tx, tok, now)
+			if write {
+				return s.revokeReused(ctx, tx, tok, now)
+			}
 		}
 		return nil
-	})
+	}
+	// Read first; only a reuse, which revokes the grant, writes.
+	err := s.st.View(ctx, func(tx store.Tx) error { return check(tx, false) })
+	if err == nil && reused {
+		err = s.st.Update(ctx, func(tx store.Tx) error { return check(tx, true) })
+	}
 	if err == nil && reused {
 		err = oidc.ErrInvalidGrant().WithDescription("the refresh token was already used; every token of this grant is revoked")
 	}

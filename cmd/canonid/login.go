@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/canonid/canonid/authn"
 	"github.com/canonid/canonid/connectors/oidcup"
@@ -88,5 +89,60 @@ func mountLogin(ctx context.Context, cfg Config, st store.Store, srv *server.Ser
 	}
 	pages.Mount(srv.Engine())
 	provider.Mount(srv.Engine())
+	go runJanitor(ctx, st, logger)
 	return nil
+}
+
+// EventCleanup is recorded when the janitor deletes expired rows.
+const EventCleanup = "system.cleanup"
+
+// cleanupEvery is how often serve deletes expired authorization requests,
+// tokens, signing keys and sessions.
+const cleanupEvery = 15 * time.Minute
+
+// cleanupExpired deletes, in one transaction, what expired at now and
+// returns how many rows of each kind.
+func cleanupExpired(ctx context.Context, st store.Store, now time.Time) (map[string]int, error) {
+	var counts map[string]int
+	err := st.Update(ctx, func(tx store.Tx) error {
+		counts = map[string]int{}
+		for kind, del := range map[string]func(context.Context, time.Time) (int, error){
+			"auth_requests": tx.AuthRequests().DeleteExpired,
+			"oauth_tokens":  tx.OAuthTokens().DeleteExpired,
+			"signing_keys":  tx.SigningKeys().DeleteExpired,
+			"sessions":      tx.Sessions().DeleteExpired,
+		} {
+			n, err := del(ctx, now)
+			if err != nil {
+				return fmt.Errorf("delete expired %s: %w", kind, err)
+			}
+			if n > 0 {
+				counts[kind] = n
+			}
+		}
+		if len(counts) == 0 {
+			return nil
+		}
+		return tx.Record(ctx, store.Event{Type: EventCleanup, Actor: "system:janitor", Data: counts})
+	})
+	return counts, err
+}
+
+// runJanitor cleans up every cleanupEvery until ctx ends.
+func runJanitor(ctx context.Context, st store.Store, logger *slog.Logger) {
+	t := time.NewTicker(cleanupEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			counts, err := cleanupExpired(ctx, st, time.Now())
+			if err != nil {
+				logger.ErrorContext(ctx, "cleanup of expired rows", "err", err)
+			} else if len(counts) > 0 {
+				logger.InfoContext(ctx, "expired rows deleted", "counts", counts)
+			}
+		}
+	}
 }

@@ -4,6 +4,8 @@ go 1.26.8
 
 require (
 	github.com/elimity-com/scim v0.0.0-20240320110924-172bf2aee9c8
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.25.1
 	github.com/gin-gonic/gin v1.12.0
 	github.com/go-ldap/ldap/v3 v3.4.15
 	github.com/google/uuid v1.6.0

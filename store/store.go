@@ -115,6 +115,8 @@ type Tx interface {
 	SigningKeys() SigningKeys
 	// Sessions holds the login sessions of canonid's pages.
 	Sessions() Sessions
+	// Mails holds the mails queued for sending (store/mail.go).
+	Mails() Mails
 	// Record appends ev to the audit log and to the outbox of this
 	// transaction. Every transaction that changes data must record at
 	// least one event.

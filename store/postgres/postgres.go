@@ -118,6 +118,7 @@ var uniqueFields = map[string]string{
 	"oidc_signing_keys_active": "signing key activation",
 	"sessions_pkey":            "session",
 	"sessions_hash_key":        "session",
+	"mail_queue_pkey":          "mail",
 }
 
 func translate(err error) error {

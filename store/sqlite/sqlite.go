@@ -190,6 +190,7 @@ var uniqueFields = map[string]string{
 	"oidc_signing_keys.active_from":              "signing key activation",
 	"sessions.id":                                "session",
 	"sessions.hash":                              "session",
+	"mail_queue.id":                              "mail",
 	"one_time_tokens.hash":                       "one-time token",
 	"merges.id":                                  "merge record",
 	"merges.retired_id":                          "standing merge of this account",

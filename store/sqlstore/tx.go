@@ -51,6 +51,9 @@ func (t *tx) OAuthTokens() store.OAuthTokens   { return oauthTokens{t} }
 func (t *tx) SigningKeys() store.SigningKeys   { return signingKeys{t} }
 func (t *tx) Sessions() store.Sessions         { return sessions{t} }
 
+// Mails: see mail.go.
+func (t *tx) Mails() store.Mails { return mails{t} }
+
 func orNow(v, now time.Time) time.Time {
 	if v.IsZero() {
 		return now

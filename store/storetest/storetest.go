@@ -80,6 +80,9 @@ func Run(t *testing.T, open Opener, opts Options) {
 		{"OIDCReadOnly", testOIDCReadOnly},
 		{"OIDCChangeWithoutEvent", testOIDCUnrecorded},
 		{"OIDCInvariants", testOIDCInvariants},
+		{"Mails", testMails},
+		{"MailsConcurrentClaim", testMailClaimRace},
+		{"MailsEvents", testMailEvents},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

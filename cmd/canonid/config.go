@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/canonid/canonid/accounts"
+	"github.com/canonid/canonid/notify"
 	"github.com/canonid/canonid/oidc"
 	"github.com/canonid/canonid/scim"
 	"github.com/canonid/canonid/server"
@@ -67,6 +68,8 @@ type Config struct {
 	// Login configures the login pages: sessions, CSRF secret, rate
 	// limits.
 	Login web.Config `yaml:"login"`
+	// Mail configures how mail is sent; nil (no mail section) sends none.
+	Mail *notify.Config `yaml:"mail"`
 }
 
 // LogConfig configures the slog logger, which writes to stderr.
@@ -136,6 +139,9 @@ func (c Config) Validate() error {
 	errs = append(errs, prefixErrors("policies", c.Policies.Validate())...)
 	errs = append(errs, prefixErrors("scim", c.SCIM.Validate())...)
 	errs = append(errs, prefixErrors("oidc", c.OIDC.Validate())...)
+	if c.Mail != nil {
+		errs = append(errs, prefixErrors("mail", c.Mail.Validate())...)
+	}
 	login := c.Login
 	if len(login.Secret) == 0 {
 		login.Secret = make(web.Secret, 32) // serve draws one; only its absence is allowed

@@ -12,6 +12,7 @@ import (
 	"github.com/canonid/canonid/authn"
 	"github.com/canonid/canonid/connectors/oidcup"
 	"github.com/canonid/canonid/mapping"
+	"github.com/canonid/canonid/notify"
 	"github.com/canonid/canonid/oidc"
 	"github.com/canonid/canonid/server"
 	"github.com/canonid/canonid/store"
@@ -145,4 +146,28 @@ func runJanitor(ctx context.Context, st store.Store, logger *slog.Logger) {
 			}
 		}
 	}
+}
+
+// startMail starts the mail dispatcher when the configuration has a mail
+// section: it sends what transactions queued, until ctx ends.
+func startMail(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger) error {
+	if cfg.Mail == nil {
+		logger.InfoContext(ctx, "no mail section: mail is not sent")
+		return nil
+	}
+	mc := *cfg.Mail
+	if loc, err := time.LoadLocation(cfg.Timezone); err == nil {
+		mc.Location = loc
+	}
+	log := logger.With("component", "mail")
+	driver, err := notify.NewDriver(mc, log)
+	if err != nil {
+		return fmt.Errorf("mail: %w", err)
+	}
+	d, err := notify.NewDispatcher(st, mc, driver, log)
+	if err != nil {
+		return fmt.Errorf("mail: %w", err)
+	}
+	go d.Run(ctx)
+	return nil
 }

@@ -142,6 +142,9 @@ func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writ
 	if err := mountLogin(ctx, cfg, st, srv, logger); err != nil {
 		return err
 	}
+	if err := startMail(ctx, cfg, st, logger); err != nil {
+		return err
+	}
 
 	fileConns, err := fileConnectors(cfg)
 	if err != nil {

@@ -548,3 +548,35 @@ func TestMalformedTokenRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyAccessToken: self-service endpoints accept canonid's access
+// tokens while they are valid, for active accounts only.
+func TestVerifyAccessToken(t *testing.T) {
+	e := newEnv(t, storetest.OpenSQLite(t), testConfig())
+	account(t, e.st, "alice", "alice", "alice@univ-test.fr", identity.StatusActive)
+	lms := e.oauth("lms", lmsSecret, lmsRedirect, "offline_access")
+	tok, _ := e.tokens(lms, "alice")
+	if id, err := e.p.VerifyAccessToken(ctx, tok.AccessToken); err != nil || id != "alice" {
+		t.Fatalf("valid token: %q, %v", id, err)
+	}
+	if _, err := e.p.VerifyAccessToken(ctx, "garbage"); err == nil {
+		t.Error("garbage accepted")
+	}
+	e.post(oidc.PathRevoke, "lms", lmsSecret, url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}})
+	if _, err := e.p.VerifyAccessToken(ctx, tok.AccessToken); err == nil {
+		t.Error("revoked token accepted")
+	}
+	tok, _ = e.tokens(lms, "alice")
+	setStatus(t, e.st, "alice", identity.StatusSuspended)
+	if _, err := e.p.VerifyAccessToken(ctx, tok.AccessToken); err == nil {
+		t.Error("a suspended account's token accepted")
+	}
+	cc := clientcredentials.Config{ClientID: "machine", ClientSecret: machineSecret, TokenURL: e.rp.Endpoint().TokenURL, Scopes: []string{"openid"}}
+	mt, err := cc.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.p.VerifyAccessToken(ctx, mt.AccessToken); err == nil {
+		t.Error("a machine token stands for an account")
+	}
+}

@@ -310,3 +310,38 @@ func (p *Provider) Fail(ctx context.Context, id, code, description string) (stri
 	u.RawQuery = q.Encode()
 	return u.String(), nil
 }
+
+// VerifyAccessToken returns the account an opaque access token canonid
+// issued stands for (web.TokenVerifier), if it is valid now: not expired,
+// not revoked, of an active account. Machine tokens (client_credentials)
+// stand for no account and are refused.
+func (p *Provider) VerifyAccessToken(ctx context.Context, token string) (string, error) {
+	plain, err := p.storage.crypto.Decrypt(token)
+	if err != nil {
+		return "", err
+	}
+	id, sub, ok := strings.Cut(plain, ":")
+	if !ok {
+		return "", errors.New("oidc: not an access token")
+	}
+	var account string
+	err = p.deps.Store.View(ctx, func(tx store.Tx) error {
+		tok, valid, err := p.storage.validAccess(ctx, tx, id, sub)
+		if err != nil {
+			return err
+		}
+		if !valid || tok.AccountID == "" {
+			return errTokenInvalid
+		}
+		acc, err := tx.Accounts().Get(ctx, tok.AccountID)
+		if err != nil {
+			return err
+		}
+		if acc.Status != identity.StatusActive {
+			return errTokenInvalid
+		}
+		account = acc.ID
+		return nil
+	})
+	return account, err
+}

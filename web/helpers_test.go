@@ -155,6 +155,7 @@ func (f *fakeActivation) Resend(_ context.Context, accountID string) error {
 
 // env is one login server over a store, with fakes and a clock.
 type env struct {
+	engine *gin.Engine // routes may be added before the first request
 	t     *testing.T
 	st    store.Store
 	h     *Handler
@@ -204,6 +205,7 @@ func newEnv(t *testing.T, o options) *env {
 		c.String(http.StatusOK, "callback %s session=%v account=%s", c.Query("id"), ok, s.AccountID)
 	})
 	e.h = h
+	e.engine = engine
 	return e
 }
 

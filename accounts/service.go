@@ -262,51 +262,61 @@ type MergeRequest struct {
 // the retired account's pending one-time tokens revoked, the merge record,
 // and account.merged in the audit log and the outbox.
 func (s *Service) Merge(ctx context.Context, req MergeRequest) (identity.MergeRecord, error) {
+	var rec identity.MergeRecord
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		var err error
+		rec, err = s.MergeTx(ctx, tx, req)
+		return err
+	})
+	return rec, err
+}
+
+// MergeTx is Merge inside the caller's transaction, for flows that do more
+// in the same transaction (consume the merge key or the verification link
+// that asked for it).
+func (s *Service) MergeTx(ctx context.Context, tx store.Tx, req MergeRequest) (identity.MergeRecord, error) {
 	if req.SurvivorID == req.RetiredID {
 		return identity.MergeRecord{}, fmt.Errorf("%w: an account cannot be merged into itself", ErrInvalid)
 	}
 	if req.Reason == "" {
 		req.Reason = identity.MergeByAdmin
 	}
-	var rec identity.MergeRecord
-	err := s.st.Update(ctx, func(tx store.Tx) error {
-		survivor, retired, err := loadPair(ctx, tx, req.SurvivorID, req.RetiredID)
-		if err != nil {
-			return err
-		}
-		if err := checkVersion(survivor.Account, req.SurvivorVersion); err != nil {
-			return err
-		}
-		if err := checkVersion(retired.Account, req.RetiredVersion); err != nil {
-			return err
-		}
-		plan, err := s.plan(survivor, retired)
-		if err != nil {
-			return err
-		}
-		if err := apply(ctx, tx, plan.Changes); err != nil {
-			return err
-		}
-		now := s.now()
-		if _, err := tx.Tokens().Revoke(ctx, req.RetiredID, now); err != nil {
-			return err
-		}
-		// A merged account owns no sessions and no tokens (DESIGN
-		// invariant 3): whoever holds them logs in again, as the survivor.
-		if _, err := tx.Sessions().RevokeAccount(ctx, req.RetiredID, now); err != nil {
-			return err
-		}
-		if _, err := tx.OAuthTokens().RevokeAccount(ctx, req.RetiredID, "", now); err != nil {
-			return err
-		}
-		rec = identity.MergeRecord{SurvivorID: req.SurvivorID, RetiredID: req.RetiredID, Reason: req.Reason,
-			Actor: req.Actor, CreatedAt: now, Moved: plan.Moved}
-		if err := tx.Merges().Create(ctx, &rec); err != nil {
-			return err
-		}
-		return tx.Record(ctx, store.Event{Type: identity.EventAccountMerged, Actor: req.Actor, AccountID: req.SurvivorID,
-			Data: identity.MergeEventData{MergeID: rec.ID, SurvivorID: req.SurvivorID, RetiredID: req.RetiredID}})
-	})
+	survivor, retired, err := loadPair(ctx, tx, req.SurvivorID, req.RetiredID)
+	if err != nil {
+		return identity.MergeRecord{}, err
+	}
+	if err := checkVersion(survivor.Account, req.SurvivorVersion); err != nil {
+		return identity.MergeRecord{}, err
+	}
+	if err := checkVersion(retired.Account, req.RetiredVersion); err != nil {
+		return identity.MergeRecord{}, err
+	}
+	plan, err := s.plan(survivor, retired)
+	if err != nil {
+		return identity.MergeRecord{}, err
+	}
+	if err := apply(ctx, tx, plan.Changes); err != nil {
+		return identity.MergeRecord{}, err
+	}
+	now := s.now()
+	if _, err := tx.Tokens().Revoke(ctx, req.RetiredID, now); err != nil {
+		return identity.MergeRecord{}, err
+	}
+	// A merged account owns no sessions and no tokens (DESIGN
+	// invariant 3): whoever holds them logs in again, as the survivor.
+	if _, err := tx.Sessions().RevokeAccount(ctx, req.RetiredID, now); err != nil {
+		return identity.MergeRecord{}, err
+	}
+	if _, err := tx.OAuthTokens().RevokeAccount(ctx, req.RetiredID, "", now); err != nil {
+		return identity.MergeRecord{}, err
+	}
+	rec := identity.MergeRecord{SurvivorID: req.SurvivorID, RetiredID: req.RetiredID, Reason: req.Reason,
+		Actor: req.Actor, CreatedAt: now, Moved: plan.Moved}
+	if err := tx.Merges().Create(ctx, &rec); err != nil {
+		return identity.MergeRecord{}, err
+	}
+	err = tx.Record(ctx, store.Event{Type: identity.EventAccountMerged, Actor: req.Actor, AccountID: req.SurvivorID,
+		Data: identity.MergeEventData{MergeID: rec.ID, SurvivorID: req.SurvivorID, RetiredID: req.RetiredID}})
 	return rec, err
 }
 

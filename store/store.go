@@ -376,6 +376,10 @@ type OneTimeTokens interface {
 	// it, if it exists, is unused and has not expired at now. Otherwise
 	// ErrNotFound, whatever the reason.
 	Consume(ctx context.Context, purpose TokenPurpose, hash []byte, now time.Time) (OneTimeToken, error)
+	// Find returns the token of this purpose and hash, without using it,
+	// if it exists, is unused and has not expired at now (a preview before
+	// the Consume that acts). Otherwise ErrNotFound, whatever the reason.
+	Find(ctx context.Context, purpose TokenPurpose, hash []byte, now time.Time) (OneTimeToken, error)
 	// ListPending returns the account's unused, unexpired tokens.
 	ListPending(ctx context.Context, accountID string, now time.Time) ([]OneTimeToken, error)
 	// Revoke voids the account's pending tokens of the given purposes

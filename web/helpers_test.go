@@ -156,13 +156,13 @@ func (f *fakeActivation) Resend(_ context.Context, accountID string) error {
 // env is one login server over a store, with fakes and a clock.
 type env struct {
 	engine *gin.Engine // routes may be added before the first request
-	t     *testing.T
-	st    store.Store
-	h     *Handler
-	srv   *httptest.Server
-	clock *clock
-	auth  *fakeAuth
-	reqs  *fakeRequests
+	t      *testing.T
+	st     store.Store
+	h      *Handler
+	srv    *httptest.Server
+	clock  *clock
+	auth   *fakeAuth
+	reqs   *fakeRequests
 }
 
 // options tune an env.

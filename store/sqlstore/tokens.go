@@ -47,6 +47,12 @@ func (r oneTimeTokens) Consume(ctx context.Context, purpose store.TokenPurpose, 
 	return tok, r.t.oneRow(err, string(purpose)+" token")
 }
 
+func (r oneTimeTokens) Find(ctx context.Context, purpose store.TokenPurpose, hash []byte, now time.Time) (store.OneTimeToken, error) {
+	tok, err := scanToken(r.t.queryRow(ctx, "SELECT "+tokenCols+` FROM one_time_tokens
+		WHERE purpose = ? AND hash = ? AND used_at IS NULL AND expires_at > ?`, purpose, hash, r.t.time(now)))
+	return tok, r.t.oneRow(err, string(purpose)+" token")
+}
+
 func (r oneTimeTokens) ListPending(ctx context.Context, accountID string, now time.Time) ([]store.OneTimeToken, error) {
 	return scanTokens(r.t.query(ctx, "SELECT "+tokenCols+` FROM one_time_tokens
 		WHERE account_id = ? AND used_at IS NULL AND expires_at > ? ORDER BY created_at, id`, accountID, r.t.time(now)))

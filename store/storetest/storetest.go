@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener, opts Options) {
 		{"OrgsMemberships", testOrgsMemberships},
 		{"OneTimeTokens", testOneTimeTokens},
 		{"OneTimeTokensConcurrentConsume", testConsumeRace},
+		{"OneTimeTokensFind", testFindToken},
 		{"MergeRecords", testMergeRecords},
 		{"APITokens", testAPITokens},
 		{"ChangeWithoutEvent", testUnrecorded},

@@ -16,6 +16,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/canonid/canonid/accounts"
+	"github.com/canonid/canonid/flows/emailmerge"
+	"github.com/canonid/canonid/flows/mergekey"
 	"github.com/canonid/canonid/notify"
 	"github.com/canonid/canonid/oidc"
 	"github.com/canonid/canonid/scim"
@@ -70,6 +72,17 @@ type Config struct {
 	Login web.Config `yaml:"login"`
 	// Mail configures how mail is sent; nil (no mail section) sends none.
 	Mail *notify.Config `yaml:"mail"`
+	// Flows tunes the self-service flows.
+	Flows FlowsConfig `yaml:"flows"`
+}
+
+// FlowsConfig tunes the self-service flows.
+type FlowsConfig struct {
+	// MergeKey: merge by key (seed 002).
+	MergeKey mergekey.Config `yaml:"merge_key"`
+	// Email: adding an address, verified by a mailed link, which merges
+	// the account holding it (seed 000).
+	Email emailmerge.Config `yaml:"email"`
 }
 
 // LogConfig configures the slog logger, which writes to stderr.
@@ -142,6 +155,10 @@ func (c Config) Validate() error {
 	if c.Mail != nil {
 		errs = append(errs, prefixErrors("mail", c.Mail.Validate())...)
 	}
+	errs = append(errs, prefixErrors("flows.merge_key", c.Flows.MergeKey.Validate())...)
+	em := c.Flows.Email
+	em.PublicURL = "https://canonid.invalid" // public_url is checked above
+	errs = append(errs, prefixErrors("flows.email", em.Validate())...)
 	login := c.Login
 	if len(login.Secret) == 0 {
 		login.Secret = make(web.Secret, 32) // serve draws one; only its absence is allowed

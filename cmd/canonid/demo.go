@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/canonid/canonid/authn"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
 )
@@ -147,7 +148,15 @@ type membershipAddedData struct {
 // seedDemo writes the demo orgs and accounts of the four seed stories in one
 // transaction, with their audit events. It does nothing and returns false
 // when the org univ-test already exists.
+// demoPassword is every demo account's password, printed with the demo
+// summary: the demo is for trying canonid on one's own machine.
+const demoPassword = "canonid-demo-password"
+
 func seedDemo(ctx context.Context, st store.Store, now time.Time) (seeded bool, err error) {
+	hash, err := authn.HashPassword(demoPassword)
+	if err != nil {
+		return false, err
+	}
 	err = st.Update(ctx, func(tx store.Tx) error {
 		seeded = false // fn may be retried
 		if _, err := tx.Orgs().Get(ctx, demoMarkerOrg); err == nil {
@@ -168,6 +177,7 @@ func seedDemo(ctx context.Context, st store.Store, now time.Time) (seeded bool, 
 			}
 		}
 		for _, p := range demoPeople() {
+			p.account.PasswordHash = hash
 			if err := seedPerson(ctx, tx, p, now); err != nil {
 				return fmt.Errorf("%s: %w", p.key, err)
 			}
@@ -273,7 +283,7 @@ func printDemoSummary(w io.Writer, seeded bool) {
 	for i, o := range orgs {
 		ids[i] = o.ID
 	}
-	fmt.Fprintf(w, "demo data %s: orgs %s; accounts (no passwords):\n", state, strings.Join(ids, ", "))
+	fmt.Fprintf(w, "demo data %s: orgs %s; accounts (password %q; log in at /login):\n", state, strings.Join(ids, ", "), demoPassword)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, p := range demoPeople() {
 		who := p.account.Login

@@ -9,8 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/canonid/canonid/accounts"
 	"github.com/canonid/canonid/authn"
 	"github.com/canonid/canonid/connectors/oidcup"
+	"github.com/canonid/canonid/flows/emailmerge"
+	"github.com/canonid/canonid/flows/mergekey"
 	"github.com/canonid/canonid/mapping"
 	"github.com/canonid/canonid/notify"
 	"github.com/canonid/canonid/oidc"
@@ -24,7 +27,7 @@ import (
 // mountLogin builds the login pages, the password check and the OpenID
 // provider, and mounts them on srv: /login, /logout, /oidc/... and the
 // discovery document.
-func mountLogin(ctx context.Context, cfg Config, st store.Store, srv *server.Server, logger *slog.Logger) error {
+func mountLogin(ctx context.Context, cfg Config, st store.Store, srv *server.Server, logger *slog.Logger) (*web.Handler, *oidc.Provider, error) {
 	publicURL := strings.TrimSuffix(cfg.Server.PublicURL, "/")
 
 	// Accounts linked to a campus directory check their password there.
@@ -35,11 +38,11 @@ func mountLogin(ctx context.Context, cfg Config, st store.Store, srv *server.Ser
 		}
 		m, err := mapping.Compile(cc.Mapping)
 		if err != nil {
-			return fmt.Errorf("connector %s: mapping: %w", cc.Name, err)
+			return nil, nil, fmt.Errorf("connector %s: mapping: %w", cc.Name, err)
 		}
 		c, err := ldapconn.New(cc.Name, cc.LDAP, m.Attributes(), logger.With("connector", cc.Name))
 		if err != nil {
-			return fmt.Errorf("connector %s: %w", cc.Name, err)
+			return nil, nil, fmt.Errorf("connector %s: %w", cc.Name, err)
 		}
 		dirs[cc.Source()] = authn.Directory{Authenticator: c, LoginAttributes: cc.LDAP.LoginAttributes}
 	}
@@ -64,7 +67,7 @@ func mountLogin(ctx context.Context, cfg Config, st store.Store, srv *server.Ser
 		},
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	var upstreams []web.UpstreamConnector
 	for _, cc := range cfg.Connectors {
@@ -86,12 +89,12 @@ func mountLogin(ctx context.Context, cfg Config, st store.Store, srv *server.Ser
 		Logger: logger.With("component", "web"), RequestID: server.RequestID, UpstreamConnectors: upstreams,
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	pages.Mount(srv.Engine())
 	provider.Mount(srv.Engine())
 	go runJanitor(ctx, st, logger)
-	return nil
+	return pages, provider, nil
 }
 
 // EventCleanup is recorded when the janitor deletes expired rows.
@@ -148,12 +151,22 @@ func runJanitor(ctx context.Context, st store.Store, logger *slog.Logger) {
 	}
 }
 
+// demoMail is the mail configuration of serve --demo without a mail
+// section: mails are written to the log, links included, for the visitor
+// to follow.
+func demoMail() *notify.Config {
+	return &notify.Config{Driver: notify.DriverLog, From: "canonid demo <noreply@canonid.invalid>", SiteName: "canonid (démo)",
+		Secret: "canonid demo mail secret, not for production use"}
+}
+
 // startMail starts the mail dispatcher when the configuration has a mail
-// section: it sends what transactions queued, until ctx ends.
-func startMail(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger) error {
+// section (serve --demo logs mails without one): it sends what
+// transactions queued, until ctx ends. It returns the queue flows put
+// mails in, nil without mail.
+func startMail(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger) (*notify.Queue, error) {
 	if cfg.Mail == nil {
-		logger.InfoContext(ctx, "no mail section: mail is not sent")
-		return nil
+		logger.InfoContext(ctx, "no mail section: mail is not sent, and the flows that send some are off")
+		return nil, nil
 	}
 	mc := *cfg.Mail
 	if loc, err := time.LoadLocation(cfg.Timezone); err == nil {
@@ -162,12 +175,54 @@ func startMail(ctx context.Context, cfg Config, st store.Store, logger *slog.Log
 	log := logger.With("component", "mail")
 	driver, err := notify.NewDriver(mc, log)
 	if err != nil {
-		return fmt.Errorf("mail: %w", err)
+		return nil, fmt.Errorf("mail: %w", err)
 	}
 	d, err := notify.NewDispatcher(st, mc, driver, log)
 	if err != nil {
-		return fmt.Errorf("mail: %w", err)
+		return nil, fmt.Errorf("mail: %w", err)
+	}
+	q, err := notify.NewQueue(mc)
+	if err != nil {
+		return nil, fmt.Errorf("mail: %w", err)
 	}
 	go d.Run(ctx)
+	return q, nil
+}
+
+// mountFlows mounts the self-service flows: their JSON API under
+// /api/v1/me (the login session or a canonid access token) and their
+// pages. The flows that send mail need a queue.
+func mountFlows(cfg Config, st store.Store, srv *server.Server, svc *accounts.Service, pages *web.Handler, provider *oidc.Provider,
+	queue *notify.Queue, logger *slog.Logger) error {
+	loc, _ := time.LoadLocation(cfg.Timezone)
+	me := srv.Engine().Group("/api/v1/me", pages.RequireAccount(provider.VerifyAccessToken))
+
+	mkCfg := cfg.Flows.MergeKey
+	mkCfg.Location = loc
+	mk, err := mergekey.New(mkCfg, mergekey.Deps{Store: st, Accounts: svc, RequestID: server.RequestID})
+	if err != nil {
+		return fmt.Errorf("flows.merge_key: %w", err)
+	}
+	mkh, err := mergekey.NewHandler(mk, mergekey.HandlerDeps{Pages: pages, Logger: logger.With("component", "mergekey")})
+	if err != nil {
+		return err
+	}
+	mkh.Mount(me, srv.Engine())
+
+	if queue == nil {
+		return nil
+	}
+	emCfg := cfg.Flows.Email
+	emCfg.PublicURL, emCfg.Location = cfg.Server.PublicURL, loc
+	em, err := emailmerge.New(st, svc, queue, emCfg)
+	if err != nil {
+		return fmt.Errorf("flows.email: %w", err)
+	}
+	emh, err := emailmerge.NewHandler(em, pages, logger.With("component", "emailmerge"))
+	if err != nil {
+		return err
+	}
+	emh.MountAPI(me)
+	emh.MountPages(srv.Engine())
 	return nil
 }

@@ -139,10 +139,18 @@ func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writ
 		return err
 	}
 	scimSrv.Mount(srv.SCIMGroup())
-	if err := mountLogin(ctx, cfg, st, srv, logger); err != nil {
+	pages, provider, err := mountLogin(ctx, cfg, st, srv, logger)
+	if err != nil {
 		return err
 	}
-	if err := startMail(ctx, cfg, st, logger); err != nil {
+	if opts.Demo && cfg.Mail == nil {
+		cfg.Mail = demoMail()
+	}
+	queue, err := startMail(ctx, cfg, st, logger)
+	if err != nil {
+		return err
+	}
+	if err := mountFlows(cfg, st, srv, svc, pages, provider, queue, logger); err != nil {
 		return err
 	}
 

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/canonid/canonid/accounts"
+	"github.com/canonid/canonid/flows/activation"
 	"github.com/canonid/canonid/flows/emailmerge"
 	"github.com/canonid/canonid/flows/mergekey"
 	"github.com/canonid/canonid/notify"
@@ -83,6 +84,9 @@ type FlowsConfig struct {
 	// Email: adding an address, verified by a mailed link, which merges
 	// the account holding it (seed 000).
 	Email emailmerge.Config `yaml:"email"`
+	// Activation: accounts created pending_activation activate by a mailed
+	// link (seed 001); nil (no section) turns the flow off.
+	Activation *activation.Config `yaml:"activation"`
 }
 
 // LogConfig configures the slog logger, which writes to stderr.
@@ -159,6 +163,14 @@ func (c Config) Validate() error {
 	em := c.Flows.Email
 	em.PublicURL = "https://canonid.invalid" // public_url is checked above
 	errs = append(errs, prefixErrors("flows.email", em.Validate())...)
+	if a := c.Flows.Activation; a != nil {
+		ac := *a
+		ac.PublicURL = "https://canonid.invalid"
+		if ac.TimeZone == "" {
+			ac.TimeZone = c.Timezone
+		}
+		errs = append(errs, prefixErrors("flows.activation", ac.Validate())...)
+	}
 	login := c.Login
 	if len(login.Secret) == 0 {
 		login.Secret = make(web.Secret, 32) // serve draws one; only its absence is allowed

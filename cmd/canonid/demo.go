@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/canonid/canonid/authn"
+	"github.com/canonid/canonid/flows/activation"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
 )
@@ -299,4 +300,46 @@ func printDemoSummary(w io.Writer, seeded bool) {
 		fmt.Fprintf(tw, "  %s:\t%s\t%s\t%s, %s\t%s\n", p.role, who, addr, p.account.Status, p.source, p.hint)
 	}
 	tw.Flush()
+}
+
+// demoCharter is the charter of serve --demo when the configuration has no
+// activation section.
+func demoCharter() *activation.Config {
+	return &activation.Config{
+		CharterVersion: "demo-1",
+		CharterText: "Charte de démonstration : ce compte est personnel ; vous ne communiquez votre mot de passe à personne ; " +
+			"vous respectez les règles d'usage des services numériques de l'établissement.",
+	}
+}
+
+// demoActivationLinks mails (to the log) an activation link to each demo
+// account still pending activation that has none pending, so that a
+// visitor can play seed 001 from the log.
+func demoActivationLinks(ctx context.Context, st store.Store, act *activation.Service) error {
+	for _, p := range demoPeople() {
+		if p.account.Status != identity.StatusPendingActivation {
+			continue
+		}
+		id := demoID("account", p.key)
+		err := st.Update(ctx, func(tx store.Tx) error {
+			a, err := tx.Accounts().Get(ctx, id)
+			if err != nil || a.Status != identity.StatusPendingActivation {
+				return err
+			}
+			pending, err := tx.Tokens().ListPending(ctx, id, time.Now())
+			if err != nil {
+				return err
+			}
+			for _, t := range pending {
+				if t.Purpose == store.PurposeActivation {
+					return nil
+				}
+			}
+			return act.Start(ctx, tx, id, "fr")
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.key, err)
+		}
+	}
+	return nil
 }

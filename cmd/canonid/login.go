@@ -12,6 +12,7 @@ import (
 	"github.com/canonid/canonid/accounts"
 	"github.com/canonid/canonid/authn"
 	"github.com/canonid/canonid/connectors/oidcup"
+	"github.com/canonid/canonid/flows/activation"
 	"github.com/canonid/canonid/flows/emailmerge"
 	"github.com/canonid/canonid/flows/mergekey"
 	"github.com/canonid/canonid/mapping"
@@ -27,7 +28,7 @@ import (
 // mountLogin builds the login pages, the password check and the OpenID
 // provider, and mounts them on srv: /login, /logout, /oidc/... and the
 // discovery document.
-func mountLogin(ctx context.Context, cfg Config, st store.Store, srv *server.Server, logger *slog.Logger) (*web.Handler, *oidc.Provider, error) {
+func mountLogin(ctx context.Context, cfg Config, st store.Store, srv *server.Server, act *activation.Service, logger *slog.Logger) (*web.Handler, *oidc.Provider, error) {
 	publicURL := strings.TrimSuffix(cfg.Server.PublicURL, "/")
 
 	// Accounts linked to a campus directory check their password there.
@@ -84,8 +85,13 @@ func mountLogin(ctx context.Context, cfg Config, st store.Store, srv *server.Ser
 		}
 		upstreams = append(upstreams, c)
 	}
+	var resender web.ActivationResender
+	if act != nil {
+		resender = act
+	}
 	pages, err = web.New(loginCfg, web.Deps{
-		Store: st, Auth: authn.New(st, dirs, logger.With("component", "authn")), Requests: provider,
+		Activation: resender,
+		Store:      st, Auth: authn.New(st, dirs, logger.With("component", "authn")), Requests: provider,
 		Logger: logger.With("component", "web"), RequestID: server.RequestID, UpstreamConnectors: upstreams,
 	})
 	if err != nil {
@@ -193,7 +199,7 @@ func startMail(ctx context.Context, cfg Config, st store.Store, logger *slog.Log
 // /api/v1/me (the login session or a canonid access token) and their
 // pages. The flows that send mail need a queue.
 func mountFlows(cfg Config, st store.Store, srv *server.Server, svc *accounts.Service, pages *web.Handler, provider *oidc.Provider,
-	queue *notify.Queue, logger *slog.Logger) error {
+	queue *notify.Queue, act *activation.Service, logger *slog.Logger) error {
 	loc, _ := time.LoadLocation(cfg.Timezone)
 	me := srv.Engine().Group("/api/v1/me", pages.RequireAccount(provider.VerifyAccessToken))
 
@@ -224,5 +230,31 @@ func mountFlows(cfg Config, st store.Store, srv *server.Server, svc *accounts.Se
 	}
 	emh.MountAPI(me)
 	emh.MountPages(srv.Engine())
+
+	if act != nil {
+		ah, err := activation.NewHandler(act, pages, logger.With("component", "activation"))
+		if err != nil {
+			return err
+		}
+		ah.MountPages(srv.Engine())
+	}
 	return nil
+}
+
+// activationService builds the activation flow when it is configured and
+// mail can be sent; nil otherwise.
+func activationService(cfg Config, st store.Store, queue *notify.Queue) (*activation.Service, error) {
+	if cfg.Flows.Activation == nil || queue == nil {
+		return nil, nil
+	}
+	ac := *cfg.Flows.Activation
+	ac.PublicURL = cfg.Server.PublicURL
+	if ac.TimeZone == "" {
+		ac.TimeZone = cfg.Timezone
+	}
+	s, err := activation.New(st, queue, ac)
+	if err != nil {
+		return nil, fmt.Errorf("flows.activation: %w", err)
+	}
+	return s, nil
 }

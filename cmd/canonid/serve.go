@@ -139,19 +139,31 @@ func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writ
 		return err
 	}
 	scimSrv.Mount(srv.SCIMGroup())
-	pages, provider, err := mountLogin(ctx, cfg, st, srv, logger)
-	if err != nil {
-		return err
-	}
 	if opts.Demo && cfg.Mail == nil {
 		cfg.Mail = demoMail()
+	}
+	if opts.Demo && cfg.Flows.Activation == nil {
+		cfg.Flows.Activation = demoCharter()
 	}
 	queue, err := startMail(ctx, cfg, st, logger)
 	if err != nil {
 		return err
 	}
-	if err := mountFlows(cfg, st, srv, svc, pages, provider, queue, logger); err != nil {
+	act, err := activationService(cfg, st, queue)
+	if err != nil {
 		return err
+	}
+	pages, provider, err := mountLogin(ctx, cfg, st, srv, act, logger)
+	if err != nil {
+		return err
+	}
+	if err := mountFlows(cfg, st, srv, svc, pages, provider, queue, act, logger); err != nil {
+		return err
+	}
+	if opts.Demo && act != nil {
+		if err := demoActivationLinks(ctx, st, act); err != nil {
+			return fmt.Errorf("demo activation links: %w", err)
+		}
 	}
 
 	fileConns, err := fileConnectors(cfg)

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"github.com/gin-gonic/gin"
@@ -19,7 +20,9 @@ import (
 	"github.com/canonid/canonid/authn"
 	"github.com/canonid/canonid/connectors/oidcup"
 	"github.com/canonid/canonid/connectors/oidcup/oidcuptest"
+	"github.com/canonid/canonid/flows/activation"
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/notify"
 	"github.com/canonid/canonid/oidc"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/store/storetest"
@@ -38,7 +41,11 @@ type stack struct {
 	upstream *oidcuptest.Provider
 }
 
-func newStack(t *testing.T, st store.Store) *stack {
+func newStack(t *testing.T, st store.Store) *stack { return newStackWith(t, st, nil) }
+
+// newStackWith is newStack with the activation flow's resender on the
+// login pages.
+func newStackWith(t *testing.T, st store.Store, act web.ActivationResender) *stack {
 	t.Helper()
 	s := &stack{t: t, st: st}
 	srv := httptest.NewUnstartedServer(nil)
@@ -62,7 +69,7 @@ func newStack(t *testing.T, st store.Store) *stack {
 	}
 	pages, err = web.New(web.Config{PublicURL: s.issuer, Secret: web.Secret(strings.Repeat("k", 32))}, web.Deps{
 		Store: st, Auth: authn.New(st, nil, logger), Requests: p, Logger: logger,
-		UpstreamConnectors: []web.UpstreamConnector{up},
+		UpstreamConnectors: []web.UpstreamConnector{up}, Activation: act,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -289,5 +296,75 @@ func TestPromptNone(t *testing.T) {
 	res, _ = s.get(lms.AuthCodeURL(f.state, gooidc.Nonce(f.nonce), oauth2.S256ChallengeOption(f.verifier), none))
 	if idt := s.exchange(lms, f, s.follow(res)); idt.Subject != "alice" {
 		t.Errorf("prompt=none with a session: sub %q", idt.Subject)
+	}
+}
+
+// TestPendingActivationResend: an account created pending activation logs
+// in for a platform; the page says it is not activated and its button
+// sends the activation link again (queued in the mail queue).
+func TestPendingActivationResend(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	queue, err := notify.NewQueue(notify.Config{Driver: notify.DriverLog, From: "canonid <noreply@univ-test.fr>", Secret: strings.Repeat("m", 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	act, err := activation.New(st, queue, activation.Config{PublicURL: "http://127.0.0.1", CharterVersion: "1", CharterText: "Charte."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStackWith(t, st, act)
+	account(t, st, "julie", "jdupont", "julie.dupont@univ-test.fr", identity.StatusPendingActivation)
+	err = st.Update(ctx, func(tx store.Tx) error {
+		a, err := tx.Accounts().Get(ctx, "julie")
+		if err != nil {
+			return err
+		}
+		a.Attributes = map[string][]string{identity.FieldRecoveryEmail: {"julie.dupont@perso.example"}}
+		if err := tx.Accounts().Update(ctx, &a); err != nil {
+			return err
+		}
+		return tx.Record(ctx, store.Event{Type: identity.EventAccountUpdated, Actor: "test", AccountID: "julie"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withPassword(t, st, "julie", "correct horse battery")
+	lms := &oauth2.Config{ClientID: "lms", ClientSecret: lmsSecret, Endpoint: s.rp.Endpoint(), RedirectURL: lmsRedirect, Scopes: []string{"openid"}}
+
+	f := newFlow()
+	res, _ := s.get(lms.AuthCodeURL(f.state, gooidc.Nonce(f.nonce), oauth2.S256ChallengeOption(f.verifier)))
+	login, _ := res.Location()
+	_, body := s.get(login.String())
+	m := csrfToken.FindStringSubmatch(body)
+	res, err = s.browser.PostForm(s.issuer+web.PathLogin, url.Values{"csrf_token": {m[1]}, "request": {login.Query().Get("request")},
+		"identifier": {"jdupont"}, "password": {"correct horse battery"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	ticket := regexp.MustCompile(`name="ticket" value="([^"]+)"`).FindStringSubmatch(string(page))
+	csrf := csrfToken.FindStringSubmatch(string(page))
+	if res.StatusCode != http.StatusForbidden || ticket == nil || csrf == nil {
+		t.Fatalf("login of a pending account: %d, no resend form:\n%s", res.StatusCode, page)
+	}
+	res, err = s.browser.PostForm(s.issuer+web.PathActivation, url.Values{"csrf_token": {csrf[1]}, "ticket": {ticket[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("resend: %d", res.StatusCode)
+	}
+	var due []store.QueuedMail
+	err = st.View(ctx, func(tx store.Tx) error {
+		due, err = tx.Mails().Due(ctx, time.Now().Add(time.Hour), 10)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 1 || due[0].Template != notify.TemplateActivationResend || due[0].AccountID != "julie" || due[0].Recipient != "julie.dupont@perso.example" {
+		t.Errorf("queued mails: %+v", due)
 	}
 }

@@ -91,7 +91,11 @@ type config struct {
 	Groups []string
 	// SchemaPrefix names the PostgreSQL schema (default canonid_bench_).
 	SchemaPrefix string
+	// Logger receives the store's messages; ServerLogger the HTTP and SCIM
+	// servers' (nil discards), which -v leaves at warnings: an access log
+	// line per request would be timed with it.
 	Logger       *slog.Logger
+	ServerLogger *slog.Logger
 	// Progress, if set, receives a line every ProgressEvery during setup
 	// and the timed phases.
 	Progress      io.Writer
@@ -288,6 +292,9 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.ServerLogger == nil {
+		cfg.ServerLogger = slog.New(slog.DiscardHandler)
+	}
 	if cfg.perInsert <= 0 {
 		cfg.perInsert = rowsPerInsert
 	}
@@ -315,7 +322,7 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	}
 	rep.Setup = time.Since(start)
 	clients := append([]string{benchClient, checkClient}, cfg.walkers()...)
-	svc, err := startService(ctx, db.store, clients, cfg.Logger)
+	svc, err := startService(ctx, db.store, clients, cfg.ServerLogger)
 	if err != nil {
 		return nil, err
 	}

@@ -93,7 +93,7 @@ func mainErr() error {
 	flag.StringVar(&phases, "phases", strings.Join(allGroups, ","), "phases to time, each with its reference: lookup, walk, concurrent, random")
 	flag.BoolVar(&asJSON, "json", false, "print one JSON object instead of text")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the timed phases (not the setup) to this file")
-	flag.BoolVar(&verbose, "v", false, "log canonid's messages and a progress line every 10s to stderr")
+	flag.BoolVar(&verbose, "v", false, "log the store's messages and a progress line every 10s to stderr (the server's access log stays off)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
@@ -108,6 +108,7 @@ func mainErr() error {
 		level = slog.LevelDebug
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.ServerLogger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg.Progress, cfg.ProgressEvery = os.Stderr, 30*time.Second
 	if verbose {
 		cfg.ProgressEvery = 10 * time.Second

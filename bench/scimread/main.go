@@ -13,7 +13,10 @@
 // loopback port, API tokens of role scim are created through the store,
 // the row counts are checked, and one user is fetched, looked up and
 // listed through SCIM and checked field by field. On PostgreSQL the tables
-// are vacuumed and analysed, as autovacuum would after a bulk load.
+// are vacuumed and analysed, as autovacuum would after a bulk load. The
+// SCIM settings are the defaults but for the rate limit, raised out of the
+// way (the default, 50 requests a second per token, would be all that is
+// measured); the server's access log is off, -v or not.
 //
 // Then, timed, in one process, each SCIM phase followed by its reference
 // (the same read as one raw SQL statement, prepared once, on a plain

@@ -109,6 +109,23 @@ func TestFilters(t *testing.T) {
 			}
 		}
 
+		// totalResults whatever the page: past the end, full, short (each
+		// filter spelled differently, so that no count is cached).
+		for _, c := range []struct {
+			filter            string
+			start, count, got int
+		}{
+			{`userName pr`, 50, 2, 0},
+			{`userName pr and userName pr`, 4, 2, 2},
+			{`(userName pr)`, 5, 2, 1},
+			{`userName pr or userName pr`, 6, 2, 0},
+		} {
+			r := e.do("hr", "GET", "/scim/v2/Users?filter="+q(c.filter)+"&startIndex="+itoa(c.start)+"&count="+itoa(c.count), "").must(t, http.StatusOK)
+			if r.get("totalResults") != 5.0 || len(resourceIDs(r)) != c.got {
+				t.Errorf("%s from %d: totalResults %v with %d resources, want 5 with %d", c.filter, c.start, r.get("totalResults"), len(resourceIDs(r)), c.got)
+			}
+		}
+
 		bad := []struct{ filter, detail string }{
 			{`meta.lastModified gt "yesterday"`, "lastModified"},
 			{`active eq "maybe"`, "active"},

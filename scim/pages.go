@@ -44,28 +44,42 @@ func queryKey(q store.AccountSearch) string {
 // count returns the query's key, the outbox head of tx and the number of
 // accounts the query matches, counting only when the head moved.
 func (c *pageCache) count(ctx context.Context, tx store.Tx, q store.AccountSearch) (string, int64, int, error) {
+	key, head, n, ok, err := c.cached(ctx, tx, q)
+	if err != nil || ok {
+		return key, head, n, err
+	}
+	if n, err = tx.Accounts().Count(ctx, q); err != nil {
+		return "", 0, 0, err
+	}
+	c.store(key, head, n)
+	return key, head, n, nil
+}
+
+// cached returns the query's key, the outbox head of tx and, if known at
+// that head, the number of accounts the query matches.
+func (c *pageCache) cached(ctx context.Context, tx store.Tx, q store.AccountSearch) (string, int64, int, bool, error) {
 	key := queryKey(q)
 	head, err := tx.Outbox().Head(ctx)
 	if err != nil {
-		return "", 0, 0, err
+		return "", 0, 0, false, err
 	}
 	c.mu.Lock()
 	e, ok := c.counts[key]
 	c.mu.Unlock()
 	if ok && e.head == head {
-		return key, head, e.total, nil
+		return key, head, e.total, true, nil
 	}
-	n, err := tx.Accounts().Count(ctx, q)
-	if err != nil {
-		return "", 0, 0, err
-	}
+	return key, head, 0, false, nil
+}
+
+// store records the number of accounts the query matches at head.
+func (c *pageCache) store(key string, head int64, n int) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if len(c.counts) >= c.max {
 		clear(c.counts) // crude, but bounded; lists are few
 	}
 	c.counts[key] = countEntry{head, n}
-	c.mu.Unlock()
-	return key, head, n, nil
 }
 
 // cursor returns the id after which the page at start begins, if a page

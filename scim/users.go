@@ -109,12 +109,18 @@ func (u users) GetAll(r *http.Request, params scim.ListRequestParams) (scim.Page
 	page := scim.Page{Resources: []scim.Resource{}}
 	err = u.s.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		key, head, total, err := u.s.pages.count(ctx, tx, q)
+		key, head, total, known, err := u.s.pages.cached(ctx, tx, q)
 		if err != nil {
 			return err
 		}
-		page.TotalResults = total
-		if params.Count == 0 || params.StartIndex > total {
+		if params.Count == 0 || (known && params.StartIndex > total) {
+			if !known {
+				if total, err = tx.Accounts().Count(ctx, q); err != nil {
+					return err
+				}
+				u.s.pages.store(key, head, total)
+			}
+			page.TotalResults = total
 			return nil
 		}
 		q.Limit = params.Count
@@ -127,6 +133,19 @@ func (u users) GetAll(r *http.Request, params scim.ListRequestParams) (scim.Page
 		if err != nil {
 			return err
 		}
+		if !known {
+			// A page that is not full ends the list: it tells the total
+			// without counting (a lookup by userName, the last page).
+			// An empty page past the first does not: the list may end
+			// before startIndex.
+			if len(accs) < q.Limit && (len(accs) > 0 || params.StartIndex == 1) {
+				total = params.StartIndex - 1 + len(accs)
+			} else if total, err = tx.Accounts().Count(ctx, q); err != nil {
+				return err
+			}
+			u.s.pages.store(key, head, total)
+		}
+		page.TotalResults = total
 		if len(accs) > 0 {
 			u.s.pages.remember(key, head, params.StartIndex+len(accs), accs[len(accs)-1].ID)
 		}

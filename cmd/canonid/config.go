@@ -19,6 +19,7 @@ import (
 	"github.com/canonid/canonid/flows/activation"
 	"github.com/canonid/canonid/flows/emailmerge"
 	"github.com/canonid/canonid/flows/mergekey"
+	"github.com/canonid/canonid/flows/registration"
 	"github.com/canonid/canonid/notify"
 	"github.com/canonid/canonid/oidc"
 	"github.com/canonid/canonid/scim"
@@ -87,6 +88,20 @@ type FlowsConfig struct {
 	// Activation: accounts created pending_activation activate by a mailed
 	// link (seed 001); nil (no section) turns the flow off.
 	Activation *activation.Config `yaml:"activation"`
+	// Registration: self-registration into an org, validated by its
+	// coordinators (seed 003); nil (no section) turns the flow off.
+	Registration *RegistrationConfig `yaml:"registration"`
+}
+
+// RegistrationConfig is the registration flow's section.
+type RegistrationConfig struct {
+	registration.Config `yaml:",inline"`
+	// SMS is how phone codes are sent: "" (phones are not verified) or
+	// log (development: the codes are written to the log).
+	SMS string `yaml:"sms"`
+	// DocumentsDir is where supporting documents are kept (created 0700);
+	// empty turns documents off.
+	DocumentsDir string `yaml:"documents_dir"`
 }
 
 // LogConfig configures the slog logger, which writes to stderr.
@@ -163,6 +178,16 @@ func (c Config) Validate() error {
 	em := c.Flows.Email
 	em.PublicURL = "https://canonid.invalid" // public_url is checked above
 	errs = append(errs, prefixErrors("flows.email", em.Validate())...)
+	if r := c.Flows.Registration; r != nil {
+		rc := r.Config
+		rc.PublicURL = "https://canonid.invalid"
+		errs = append(errs, prefixErrors("flows.registration", rc.Validate())...)
+		switch r.SMS {
+		case "", "log":
+		default:
+			errs = append(errs, fmt.Errorf("flows.registration.sms: must be empty or log, got %q", r.SMS))
+		}
+	}
 	if a := c.Flows.Activation; a != nil {
 		ac := *a
 		ac.PublicURL = "https://canonid.invalid"

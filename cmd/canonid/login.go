@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/canonid/canonid/flows/activation"
 	"github.com/canonid/canonid/flows/emailmerge"
 	"github.com/canonid/canonid/flows/mergekey"
+	"github.com/canonid/canonid/flows/registration"
 	"github.com/canonid/canonid/mapping"
 	"github.com/canonid/canonid/notify"
 	"github.com/canonid/canonid/oidc"
@@ -237,6 +239,33 @@ func mountFlows(cfg Config, st store.Store, srv *server.Server, svc *accounts.Se
 			return err
 		}
 		ah.MountPages(srv.Engine())
+	}
+
+	if rc := cfg.Flows.Registration; rc != nil {
+		c := rc.Config
+		c.PublicURL, c.Location = cfg.Server.PublicURL, loc
+		var sms registration.SMSSender
+		if rc.SMS == "log" {
+			sms = registration.LogSMS{Logger: logger.With("component", "sms")}
+		}
+		var docs registration.DocumentStore
+		if rc.DocumentsDir != "" {
+			if err := os.MkdirAll(rc.DocumentsDir, 0o700); err != nil {
+				return fmt.Errorf("flows.registration.documents_dir: %w", err)
+			}
+			docs = registration.DirDocuments{Dir: rc.DocumentsDir}
+		}
+		rs, err := registration.New(st, queue, sms, docs, c)
+		if err != nil {
+			return fmt.Errorf("flows.registration: %w", err)
+		}
+		rh, err := registration.NewHandler(rs, pages, func(r *http.Request) (store.APIToken, bool) { return server.Caller(r.Context()) },
+			logger.With("component", "registration"))
+		if err != nil {
+			return err
+		}
+		rh.MountPages(srv.Engine())
+		rh.MountAPI(srv.APIGroup())
 	}
 	return nil
 }

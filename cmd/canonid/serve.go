@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -144,6 +145,9 @@ func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writ
 	}
 	if opts.Demo && cfg.Flows.Activation == nil {
 		cfg.Flows.Activation = demoCharter()
+	}
+	if opts.Demo && cfg.Flows.Registration == nil {
+		cfg.Flows.Registration = &RegistrationConfig{SMS: "log", DocumentsDir: filepath.Join(filepath.Dir(cfg.Storage.DSN), "documents")}
 	}
 	queue, err := startMail(ctx, cfg, st, logger)
 	if err != nil {

@@ -58,6 +58,9 @@ type Service struct {
 	// AfterCommit, when set, runs after each batch with the accounts it
 	// touched (the auto-merge hook).
 	AfterCommit func(ctx context.Context, accountIDs []string) error
+	// OnCreate, when set, runs in the transaction that creates an account
+	// (ingest.Source.OnCreate: the activation mail).
+	OnCreate func(ctx context.Context, tx store.Tx, acc identity.Account) error
 }
 
 // New returns a Service for the given connectors.
@@ -176,7 +179,7 @@ func (s *Service) Run(ctx context.Context, req Request) (Report, error) {
 		return finish(StatusRejected, &RejectedError{Reason: fmt.Sprintf("%s: missing required column %s: nothing imported",
 			req.FileName, strings.Join(missing, ", "))})
 	}
-	in := ingest.New(s.st, ingest.Source{Name: conn.Source(), Mapping: conn.Mapping, Config: conn.Ingest}, s.prec, s.log)
+	in := ingest.New(s.st, ingest.Source{Name: conn.Source(), Mapping: conn.Mapping, Config: conn.Ingest, OnCreate: s.OnCreate}, s.prec, s.log)
 	rows := func(ctx context.Context, fn func(connectors.Entry, *ingest.EntryError) error) error {
 		rep.Rows = 0
 		return f.Rows(ctx, func(r csvimport.Row) error {

@@ -41,6 +41,10 @@ type Source struct {
 	// rename shows as an update. File sources leave it off: a row's line
 	// number is not part of the identity.
 	KeepName bool
+	// OnCreate, when set, runs in the transaction that creates an account,
+	// after its events (the activation flow mails a pending_activation
+	// account its link). An error rolls the batch back.
+	OnCreate func(ctx context.Context, tx store.Tx, acc identity.Account) error
 }
 
 // Summary is what a run did. Its JSON form is the last line of
@@ -1039,6 +1043,11 @@ func (r *Run) apply(ctx context.Context, tx store.Tx, acts []action) error {
 		}
 		if err := r.record(ctx, tx, a); err != nil {
 			return err
+		}
+		if a.kind == actCreate && in.src.OnCreate != nil {
+			if err := in.src.OnCreate(ctx, tx, a.after); err != nil {
+				return fmt.Errorf("%s: %w", locate(a.entry), err)
+			}
 		}
 	}
 	return nil

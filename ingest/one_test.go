@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"reflect"
@@ -832,5 +833,40 @@ func TestApplyKeepGone(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestOnCreate: the hook runs once per account created, in the creating
+// transaction (a failing hook writes nothing), never on an update.
+func TestOnCreate(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	in := newIngester(t, st, Config{NewAccountStatus: identity.StatusPendingActivation})
+	var seen []identity.Account
+	fail := errors.New("hook failed")
+	var failNext bool
+	in.src.OnCreate = func(ctx context.Context, tx store.Tx, acc identity.Account) error {
+		if failNext {
+			return fail
+		}
+		seen = append(seen, acc)
+		return tx.Record(ctx, store.Event{Type: "test.hook", Actor: "test", AccountID: acc.ID})
+	}
+	f := &oneFixture{st: st, in: in, ids: map[string]string{}}
+
+	failNext = true
+	if _, err := applyIn(f, camille(), "", Options{}, true); !errors.Is(err, fail) {
+		t.Fatalf("apply with a failing hook: %v", err)
+	}
+	if s := snapshotOf(t, st); len(s.Accounts) != 0 {
+		t.Fatalf("a failing hook left %d accounts", len(s.Accounts))
+	}
+	failNext = false
+	out := mustApply(t, f, camille(), "", Options{}, "create")
+	if len(seen) != 1 || seen[0].ID != out.AccountID || seen[0].Status != identity.StatusPendingActivation {
+		t.Fatalf("hook saw %+v for %s", seen, out.AccountID)
+	}
+	mustApply(t, f, with(camille(), "givenName", "Camila"), "", Options{}, "update")
+	if len(seen) != 1 {
+		t.Errorf("the hook ran on an update: %d calls", len(seen))
 	}
 }

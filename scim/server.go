@@ -28,6 +28,9 @@ type Deps struct {
 	// BaseURL is the absolute URL of /scim/v2 (public_url + "/scim/v2").
 	BaseURL string
 	Logger  *slog.Logger
+	// OnCreate runs in the transaction that creates an account for a
+	// client (ingest.Source.OnCreate); nil: nothing.
+	OnCreate func(ctx context.Context, tx store.Tx, acc identity.Account) error
 }
 
 // Server is canonid's SCIM service provider.
@@ -41,6 +44,8 @@ type Server struct {
 	lib    scim.Server
 	limit  *limiter
 	pages  *pageCache
+	// onCreate runs in the transaction that creates an account.
+	onCreate func(ctx context.Context, tx store.Tx, acc identity.Account) error
 	// userSchemas are the User schema and its extensions, by URN, for
 	// PATCH paths.
 	userSchemas  map[string]schema.Schema
@@ -74,6 +79,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{
 		st: deps.Store, cfg: cfg, prec: deps.Precedence, caller: deps.Caller, base: deps.BaseURL, log: deps.Logger,
 		limit: newLimiter(cfg.Rate, cfg.Burst), pages: newPageCache(1024), mapping: m, ins: map[string]*ingest.Ingester{},
+		onCreate: deps.OnCreate,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -122,7 +128,7 @@ func (s *Server) ingester(c client) *ingest.Ingester {
 	defer s.mu.Unlock()
 	in, ok := s.ins[c.name]
 	if !ok {
-		src := ingest.Source{Name: c.source, Mapping: s.mapping, Config: s.cfg.client(c.name)}
+		src := ingest.Source{Name: c.source, Mapping: s.mapping, Config: s.cfg.client(c.name), OnCreate: s.onCreate}
 		in = ingest.New(s.st, src, s.prec, s.log)
 		s.ins[c.name] = in
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -170,7 +171,8 @@ func (c Config) findConnector(name string) (ConnectorConfig, error) {
 
 // buildConnector opens the connector cc describes and the ingester that
 // applies its entries to st.
-func buildConnector(cc ConnectorConfig, st store.Store, prec identity.Precedence, logger *slog.Logger) (connectors.Connector, *ingest.Ingester, error) {
+func buildConnector(cc ConnectorConfig, st store.Store, prec identity.Precedence, logger *slog.Logger,
+	onCreate func(context.Context, store.Tx, identity.Account) error) (connectors.Connector, *ingest.Ingester, error) {
 	m, err := mapping.Compile(cc.Mapping)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connector %s: mapping: %w", cc.Name, err)
@@ -187,7 +189,7 @@ func buildConnector(cc ConnectorConfig, st store.Store, prec identity.Precedence
 	default:
 		return nil, nil, fmt.Errorf("connector %s: type %s is not synced (canonid import)", cc.Name, cc.Type)
 	}
-	in := ingest.New(st, ingest.Source{Name: cc.Source(), Mapping: m, Config: cc.Ingest, KeepName: keepName}, prec, logger)
+	in := ingest.New(st, ingest.Source{Name: cc.Source(), Mapping: m, Config: cc.Ingest, KeepName: keepName, OnCreate: onCreate}, prec, logger)
 	return conn, in, nil
 }
 

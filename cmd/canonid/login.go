@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/canonid/canonid/flows/emailmerge"
 	"github.com/canonid/canonid/flows/mergekey"
 	"github.com/canonid/canonid/flows/registration"
+	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/mapping"
 	"github.com/canonid/canonid/notify"
 	"github.com/canonid/canonid/oidc"
@@ -286,4 +288,26 @@ func activationService(cfg Config, st store.Store, queue *notify.Queue) (*activa
 		return nil, fmt.Errorf("flows.activation: %w", err)
 	}
 	return s, nil
+}
+
+// activationHook returns what runs when a connector, an import or a SCIM
+// client creates an account: an account created pending_activation gets
+// its activation link, in the creating transaction. Nil without the
+// activation flow. An account without a recovery address is created
+// without a link (logged): an administrator sends one later.
+func activationHook(act *activation.Service, logger *slog.Logger) func(context.Context, store.Tx, identity.Account) error {
+	if act == nil {
+		return nil
+	}
+	return func(ctx context.Context, tx store.Tx, acc identity.Account) error {
+		if acc.Status != identity.StatusPendingActivation {
+			return nil
+		}
+		err := act.Start(ctx, tx, acc.ID, "fr")
+		if errors.Is(err, activation.ErrNoRecoveryAddress) {
+			logger.WarnContext(ctx, "account pending activation has no recovery address: no activation link sent", "account", acc.ID)
+			return nil
+		}
+		return err
+	}
 }

@@ -131,15 +131,6 @@ func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writ
 	svc := accounts.New(st, cfg.Policies, logger)
 	accounts.NewHandler(svc, func(r *http.Request) (store.APIToken, bool) { return server.Caller(r.Context()) }).Mount(srv.APIGroup())
 
-	scimSrv, err := scim.New(cfg.SCIM, scim.Deps{
-		Store: st, Precedence: cfg.Policies.Precedence, Logger: logger,
-		Caller:  server.Caller,
-		BaseURL: strings.TrimSuffix(cfg.Server.PublicURL, "/") + server.SCIMPrefix,
-	})
-	if err != nil {
-		return err
-	}
-	scimSrv.Mount(srv.SCIMGroup())
 	if opts.Demo && cfg.Mail == nil {
 		cfg.Mail = demoMail()
 	}
@@ -157,6 +148,18 @@ func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writ
 	if err != nil {
 		return err
 	}
+	onCreate := activationHook(act, logger)
+
+	scimSrv, err := scim.New(cfg.SCIM, scim.Deps{
+		Store: st, Precedence: cfg.Policies.Precedence, Logger: logger,
+		Caller:   server.Caller,
+		BaseURL:  strings.TrimSuffix(cfg.Server.PublicURL, "/") + server.SCIMPrefix,
+		OnCreate: onCreate,
+	})
+	if err != nil {
+		return err
+	}
+	scimSrv.Mount(srv.SCIMGroup())
 	pages, provider, err := mountLogin(ctx, cfg, st, srv, act, logger)
 	if err != nil {
 		return err
@@ -175,12 +178,13 @@ func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writ
 		return err
 	}
 	importSvc := imports.New(st, fileConns, cfg.Policies.Precedence, logger)
+	importSvc.OnCreate = onCreate
 	if cfg.Policies.AutoMerge.Enabled {
 		importSvc.AfterCommit = autoMergeHook(svc)
 	}
 	imports.NewHandler(importSvc, func(r *http.Request) (store.APIToken, bool) { return server.Caller(r.Context()) }, leaseOwner()).Mount(srv.APIGroup())
 
-	stopSyncs, err := scheduleConnectors(ctx, cfg, st, svc, logger, opts.SyncDone)
+	stopSyncs, err := scheduleConnectors(ctx, cfg, st, svc, logger, onCreate, opts.SyncDone)
 	if err != nil {
 		return err
 	}
@@ -259,7 +263,7 @@ func upsertOrgs(ctx context.Context, st store.Store, orgs []OrgConfig, now time.
 // interval. The returned function waits for them to stop once ctx ends (it
 // cancels a run in progress, whose batch in flight is rolled back).
 func scheduleConnectors(ctx context.Context, cfg Config, st store.Store, svc *accounts.Service, logger *slog.Logger,
-	syncDone func(string, ingest.SyncResult, error)) (func(), error) {
+	onCreate func(context.Context, store.Tx, identity.Account) error, syncDone func(string, ingest.SyncResult, error)) (func(), error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	owner := leaseOwner()
@@ -267,7 +271,7 @@ func scheduleConnectors(ctx context.Context, cfg Config, st store.Store, svc *ac
 		if cc.Interval <= 0 {
 			continue
 		}
-		conn, in, err := buildConnector(cc, st, cfg.Policies.Precedence, logger)
+		conn, in, err := buildConnector(cc, st, cfg.Policies.Precedence, logger, onCreate)
 		if err != nil {
 			cancel()
 			wg.Wait()

@@ -60,7 +60,7 @@ database): sync fails at once if serve or another sync holds it.`,
 					return fmt.Errorf("sync: orgs: %w", err)
 				}
 			}
-			conn, in, err := buildConnector(cc, st, cfg.Policies.Precedence, logger)
+			conn, in, err := buildConnector(cc, st, cfg.Policies.Precedence, logger, nil)
 			if err != nil {
 				return fmt.Errorf("sync: %w", err)
 			}

@@ -3,9 +3,17 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/canonid/canonid/connectors"
+	"github.com/canonid/canonid/flows/activation"
+	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/ingest"
+	"github.com/canonid/canonid/mapping"
+	"github.com/canonid/canonid/notify"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/store/storetest"
 )
@@ -60,4 +68,57 @@ func TestCleanupExpired(t *testing.T) {
 			t.Errorf("second cleanup: %v, %v", counts, err)
 		}
 	})
+}
+
+// TestActivationHook: an account a connector creates pending_activation is
+// mailed its activation link in the creating transaction; one without a
+// recovery address is created all the same.
+func TestActivationHook(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.OpenSQLite(t)
+	queue, err := notify.NewQueue(notify.Config{Driver: notify.DriverLog, From: "canonid <noreply@univ-test.fr>", Secret: strings.Repeat("m", 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	act, err := activation.New(st, queue, activation.Config{PublicURL: "http://127.0.0.1", CharterVersion: "1", CharterText: "Charte."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := mapping.Preset("supann")
+	m, err := mapping.Compile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	in := ingest.New(st, ingest.Source{Name: "ldap:campus", Mapping: m, Config: ingest.Config{NewAccountStatus: identity.StatusPendingActivation},
+		OnCreate: activationHook(act, logger)}, identity.DefaultPrecedence(), logger)
+	entry := func(id, uid, perso string) connectors.Entry {
+		attrs := map[string][]string{"uid": {uid}, "givenName": {"Julie"}, "sn": {"Dupont"}, "mail": {uid + "@univ-test.fr"}}
+		if perso != "" {
+			attrs["supannMailPerso"] = []string{perso}
+		}
+		return connectors.Entry{ExternalID: id, Name: "uid=" + uid, Attributes: attrs}
+	}
+	for _, e := range []connectors.Entry{entry("u1", "jdupont", "julie.dupont@perso.example"), entry("u2", "pnorecovery", "")} {
+		err := st.Update(ctx, func(tx store.Tx) error {
+			out, err := in.Apply(ctx, tx, e, "", ingest.Options{Actor: "test"})
+			if err == nil && out.Op != "create" {
+				t.Errorf("%s: %+v", e.ExternalID, out)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", e.ExternalID, err)
+		}
+	}
+	err = st.View(ctx, func(tx store.Tx) error {
+		due, err := tx.Mails().Due(ctx, time.Now().Add(time.Hour), 10)
+		if len(due) != 1 || due[0].Template != notify.TemplateActivation || due[0].Recipient != "julie.dupont@perso.example" {
+			t.Errorf("queued mails %+v, want one activation mail to julie.dupont@perso.example", due)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -161,7 +161,14 @@ func TestCheckPolicy(t *testing.T) {
 		rule authn.PolicyRule // "" when accepted
 	}{
 		{"correct horse battery staple", ""},
-		{"abcdefghijkl", ""},                     // 12 characters
+		{"abcdefghijkm", ""},                     // 12 characters
+		{"abcdefghijkl", authn.RuleCommon},       // a keyboard-order sequence
+		{"Azerty2026!!", authn.RuleCommon},       // a listed word with digits and symbols
+		{"Mot de passe 12", authn.RuleCommon},    // spaces and case do not help
+		{"MOTDEPASSE-2026", authn.RuleCommon},    //
+		{"123456789012", authn.RuleCommon},       // no letters
+		{"1234567890a!", authn.RuleCommon},       // one letter
+		{"Soleil de Marseille 13", ""},           // several words
 		{"éléphantsàé", authn.RuleTooShort},      // 11 characters, 16 bytes
 		{"éléphantsàéé", ""},                     // 12 characters, counted in runes
 		{"短いパスワードですけれども", ""},                    // 13 characters, 39 bytes

@@ -1,9 +1,14 @@
 package authn
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"github.com/canonid/canonid/identity"
 )
 
 // Password policy bounds, for forms (minlength) and messages.
@@ -28,6 +33,7 @@ const (
 	RuleTooLong     PolicyRule = "too_long"     // more than MaxPasswordBytes bytes
 	RuleTooShort    PolicyRule = "too_short"    // fewer than MinPasswordChars characters
 	RuleRepeated    PolicyRule = "repeated"     // one character repeated
+	RuleCommon      PolicyRule = "common"       // a common password, give or take digits and symbols
 )
 
 // PolicyError says why a new password is refused. Its message is meant for
@@ -46,6 +52,8 @@ func (e *PolicyError) Error() string {
 		return fmt.Sprintf("the password is too short: at least %d characters", MinPasswordChars)
 	case RuleRepeated:
 		return "the password must not be a single character repeated"
+	case RuleCommon:
+		return "the password is too common (a usual word or keyboard sequence with digits or symbols added): choose several words of your own"
 	}
 	return "the password is refused: " + string(e.Rule)
 }
@@ -54,7 +62,9 @@ func (e *PolicyError) Error() string {
 func (e *PolicyError) Is(target error) bool { return target == ErrPolicy }
 
 // CheckPolicy checks a new password: valid UTF-8, at most MaxPasswordBytes
-// bytes, at least MinPasswordChars characters, not one character repeated.
+// bytes, at least MinPasswordChars characters, not one character repeated,
+// not common: its letters (folded, digits and symbols removed) are neither
+// nothing nor a word of the bundled list (common.txt).
 // It returns a *PolicyError for the first rule broken, in that order.
 // Passwords are stored as typed (no trimming, no Unicode normalisation).
 func CheckPolicy(pw string) error {
@@ -67,8 +77,37 @@ func CheckPolicy(pw string) error {
 		return &PolicyError{Rule: RuleTooShort}
 	case repeated(pw):
 		return &PolicyError{Rule: RuleRepeated}
+	case common(pw):
+		return &PolicyError{Rule: RuleCommon}
 	}
 	return nil
+}
+
+//go:embed common.txt
+var commonText string
+
+// commonWords is the bundled list, by word.
+var commonWords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, l := range strings.Split(commonText, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			m[l] = true
+		}
+	}
+	return m
+}()
+
+// common reports whether pw is digits and symbols only, or a listed word
+// with digits and symbols added ("Azerty2026!", "mot de passe 12").
+func common(pw string) bool {
+	var b strings.Builder
+	for _, r := range identity.Fold(pw) {
+		if unicode.IsLetter(r) {
+			b.WriteRune(r)
+		}
+	}
+	letters := b.String()
+	return letters == "" || commonWords[letters] || repeated(letters)
 }
 
 // repeated reports whether s is one character, repeated.

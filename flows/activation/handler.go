@@ -193,6 +193,8 @@ func (h *Handler) passwordMessage(lang string, pe *PasswordError) string {
 		return h.cat.T(lang, "password.too_long", authn.MaxPasswordBytes)
 	case authn.RuleRepeated:
 		return h.cat.T(lang, "password.repeated")
+	case authn.RuleCommon:
+		return h.cat.T(lang, "password.common")
 	}
 	return h.cat.T(lang, "password.invalid_text")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"regexp"
 	"sort"
@@ -96,9 +97,12 @@ type FlowsConfig struct {
 // RegistrationConfig is the registration flow's section.
 type RegistrationConfig struct {
 	registration.Config `yaml:",inline"`
-	// SMS is how phone codes are sent: "" (phones are not verified) or
-	// log (development: the codes are written to the log).
-	SMS string `yaml:"sms"`
+	// SMS is how phone codes are sent: "" (phones are not verified), log
+	// (development: the codes are written to the log) or http (a POST of
+	// {"to", "text"} to SMSURL, with SMSToken as a bearer token).
+	SMS      string `yaml:"sms"`
+	SMSURL   string `yaml:"sms_url"`
+	SMSToken string `yaml:"sms_token"`
 	// DocumentsDir is where supporting documents are kept (created 0700);
 	// empty turns documents off.
 	DocumentsDir string `yaml:"documents_dir"`
@@ -184,8 +188,12 @@ func (c Config) Validate() error {
 		errs = append(errs, prefixErrors("flows.registration", rc.Validate())...)
 		switch r.SMS {
 		case "", "log":
+		case "http":
+			if u, err := url.Parse(r.SMSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				errs = append(errs, fmt.Errorf("flows.registration.sms_url: must be an http(s) URL, got %q", r.SMSURL))
+			}
 		default:
-			errs = append(errs, fmt.Errorf("flows.registration.sms: must be empty or log, got %q", r.SMS))
+			errs = append(errs, fmt.Errorf("flows.registration.sms: must be empty, log or http, got %q", r.SMS))
 		}
 	}
 	if a := c.Flows.Activation; a != nil {

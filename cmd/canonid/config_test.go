@@ -340,7 +340,7 @@ const exampleFile = "../../deploy/canonid.example.yaml"
 func TestExampleFileValidates(t *testing.T) {
 	vars := map[string]string{"CANONID_DB_PASSWORD": "example-password", "CAMPUS_LDAP_PASSWORD": "x", "CAMPUS_SSO_SECRET": "x",
 		"CANONID_LOGIN_SECRET": strings.Repeat("l", 32), "CANONID_OIDC_SECRET": strings.Repeat("o", 32), "LMS_OIDC_SECRET": strings.Repeat("s", 32),
-		"SMTP_PASSWORD": "x", "CANONID_MAIL_SECRET": strings.Repeat("m", 32)}
+		"SMTP_PASSWORD": "x", "CANONID_MAIL_SECRET": strings.Repeat("m", 32), "SMS_GATEWAY_TOKEN": "x"}
 	cfg, err := loadConfigEnv(exampleFile, true, env(vars))
 	if err != nil {
 		t.Fatalf("%s does not load: %v", exampleFile, err)

@@ -247,8 +247,11 @@ func mountFlows(cfg Config, st store.Store, srv *server.Server, svc *accounts.Se
 		c := rc.Config
 		c.PublicURL, c.Location = cfg.Server.PublicURL, loc
 		var sms registration.SMSSender
-		if rc.SMS == "log" {
+		switch rc.SMS {
+		case "log":
 			sms = registration.LogSMS{Logger: logger.With("component", "sms")}
+		case "http":
+			sms = registration.HTTPSMS{URL: rc.SMSURL, Token: rc.SMSToken}
 		}
 		var docs registration.DocumentStore
 		if rc.DocumentsDir != "" {

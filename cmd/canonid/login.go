@@ -13,6 +13,7 @@ import (
 
 	"github.com/canonid/canonid/accounts"
 	"github.com/canonid/canonid/authn"
+	"github.com/canonid/canonid/connectors"
 	"github.com/canonid/canonid/connectors/oidcup"
 	"github.com/canonid/canonid/flows/activation"
 	"github.com/canonid/canonid/flows/emailmerge"
@@ -290,6 +291,23 @@ func activationService(cfg Config, st store.Store, queue *notify.Queue) (*activa
 	if err != nil {
 		return nil, fmt.Errorf("flows.activation: %w", err)
 	}
+	// Accounts linked to a campus directory choose their password there.
+	dirs := map[string]connectors.PasswordChanger{}
+	for _, cc := range cfg.Connectors {
+		if cc.Type != "ldap" {
+			continue
+		}
+		m, err := mapping.Compile(cc.Mapping)
+		if err != nil {
+			return nil, fmt.Errorf("connector %s: mapping: %w", cc.Name, err)
+		}
+		c, err := ldapconn.New(cc.Name, cc.LDAP, m.Attributes(), nil)
+		if err != nil {
+			return nil, fmt.Errorf("connector %s: %w", cc.Name, err)
+		}
+		dirs[cc.Source()] = c
+	}
+	s.SetDirectories(dirs)
 	return s, nil
 }
 

@@ -1,6 +1,7 @@
 package activation
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/canonid/canonid/authn"
+	"github.com/canonid/canonid/connectors"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/web"
@@ -541,5 +543,56 @@ func TestResendRateLimit(t *testing.T) {
 			}
 		}
 		e.noMail()
+	})
+}
+
+// fakeDirectory records the passwords set through it.
+type fakeDirectory struct{ set map[string]string }
+
+func (d *fakeDirectory) ChangePassword(_ context.Context, externalID, old, pw string) error {
+	if old != "" {
+		return errors.New("want an administrative change")
+	}
+	d.set[externalID] = pw
+	return nil
+}
+
+// TestDirectoryPassword: an account linked to a directory that sets
+// passwords gets its password there (no local hash), and the step counts.
+func TestDirectoryPassword(t *testing.T) {
+	eachEnv(t, nil, func(t *testing.T, e *env) {
+		a := e.pendingAccount("jdupont", "Julie", "Dupont", "julie.dupont@perso.example")
+		ctx := t.Context()
+		err := e.st.Update(ctx, func(tx store.Tx) error {
+			l := identity.Link{Source: "ldap:campus", ExternalID: "uuid-jd", AccountID: a.ID, Status: identity.LinkActive}
+			if err := tx.Links().Create(ctx, &l); err != nil {
+				return err
+			}
+			return tx.Record(ctx, store.Event{Type: identity.EventAccountLinked, Actor: "test", AccountID: a.ID})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := &fakeDirectory{set: map[string]string{}}
+		e.svc.SetDirectories(map[string]connectors.PasswordChanger{"ldap:campus": dir})
+		_, link := e.link()
+		token := tokenOf(t, link)
+		if _, err := e.svc.AcceptCharter(ctx, token, "2021-06"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.ChooseDirectory(ctx, token, false); err != nil {
+			t.Fatal(err)
+		}
+		st, err := e.svc.SetPassword(ctx, token, goodPassword)
+		if err != nil || st.Step != StepConfirm {
+			t.Fatalf("password: %+v %v", st.Step, err)
+		}
+		if dir.set["uuid-jd"] != goodPassword {
+			t.Errorf("directory got %v", dir.set)
+		}
+		acc, err := e.svc.Confirm(ctx, token, "fr")
+		if err != nil || acc.Status != identity.StatusActive || acc.PasswordHash != "" {
+			t.Fatalf("confirm: status %s, local hash %q, %v", acc.Status, acc.PasswordHash, err)
+		}
 	})
 }

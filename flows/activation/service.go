@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/canonid/canonid/authn"
+	"github.com/canonid/canonid/connectors"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/notify"
 	"github.com/canonid/canonid/store"
@@ -179,7 +180,16 @@ type Service struct {
 	loc  *time.Location
 	base string // PublicURL without its trailing slash
 	now  func() time.Time
+	// dirs change the password at the directory an account is linked to,
+	// by link source ("ldap:campus").
+	dirs map[string]connectors.PasswordChanger
 }
+
+// SetDirectories makes the password step of an account linked to one of
+// these sources (by link source, "ldap:campus") set the password in that
+// directory (LDAP Password Modify, with the connector's credentials)
+// instead of a local argon2id hash: such accounts log in with a bind.
+func (s *Service) SetDirectories(dirs map[string]connectors.PasswordChanger) { s.dirs = dirs }
 
 var _ web.ActivationResender = (*Service)(nil)
 
@@ -360,8 +370,6 @@ func (s *Service) stepOf(ctx context.Context, tx store.Tx, a identity.Account) (
 		return StepCharter, nil
 	case a.Consents.DirectoryVisible == nil:
 		return StepDirectory, nil
-	case a.PasswordHash == "":
-		return StepPassword, nil
 	}
 	last, err := tx.Audit().List(ctx, store.AuditQuery{AccountID: a.ID, Type: authn.EventPasswordSet, Limit: 1})
 	if err != nil {
@@ -526,10 +534,45 @@ func (s *Service) SetPassword(ctx context.Context, token, pw string) (State, err
 	if err := CheckPassword(a, pw); err != nil {
 		return State{}, err
 	}
+	if link, dir, ok := s.directoryOf(ctx, a.ID); ok {
+		if err := dir.ChangePassword(ctx, link.ExternalID, "", pw); err != nil {
+			return State{}, fmt.Errorf("set the password at %s: %w", link.Source, err)
+		}
+		err := s.st.Update(ctx, func(tx store.Tx) error {
+			return tx.Record(ctx, store.Event{Type: authn.EventPasswordSet, Actor: actor(a.ID), AccountID: a.ID,
+				Data: authn.PasswordEventData{Reason: "directory " + link.Source}})
+		})
+		if err != nil {
+			return State{}, err
+		}
+		return s.Inspect(ctx, token)
+	}
 	if err := authn.SetPassword(ctx, s.st, a.ID, pw, actor(a.ID)); err != nil {
 		return State{}, err
 	}
 	return s.Inspect(ctx, token)
+}
+
+// directoryOf returns the account's active link to a directory that sets
+// passwords, if any.
+func (s *Service) directoryOf(ctx context.Context, accountID string) (identity.Link, connectors.PasswordChanger, bool) {
+	if len(s.dirs) == 0 {
+		return identity.Link{}, nil, false
+	}
+	var links []identity.Link
+	if err := s.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		links, err = tx.Links().ListByAccount(ctx, accountID)
+		return err
+	}); err != nil {
+		return identity.Link{}, nil, false
+	}
+	for _, l := range links {
+		if d, ok := s.dirs[l.Source]; ok && l.Status == identity.LinkActive {
+			return l, d, true
+		}
+	}
+	return identity.Link{}, nil, false
 }
 
 // Confirm ends the activation, in one transaction: the link is consumed,

@@ -200,3 +200,36 @@ func TestCheckPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicy: a deployment's length and kinds of characters come on top of
+// the fixed rules.
+func TestPolicy(t *testing.T) {
+	p := authn.Policy{MinLength: 14, MinClasses: 3}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		pw   string
+		rule authn.PolicyRule
+		need int
+	}{
+		{"Soleil de Marseille 13", "", 0},             // lower, upper, digit, space: 4
+		{"soleil de marseille", authn.RuleClasses, 3}, // lower and spaces: 2
+		{"Short Pass 1", authn.RuleTooShort, 14},
+		{"Mot-De-Passe-2026", authn.RuleCommon, 0},
+	} {
+		err := p.Check(c.pw)
+		var pe *authn.PolicyError
+		switch {
+		case c.rule == "" && err != nil:
+			t.Errorf("%q: %v", c.pw, err)
+		case c.rule != "" && (!errors.As(err, &pe) || pe.Rule != c.rule || pe.Need != c.need):
+			t.Errorf("%q: %v, want rule %s need %d", c.pw, err, c.rule, c.need)
+		}
+	}
+	for _, bad := range []authn.Policy{{MinLength: 8}, {MinClasses: 5}, {MinClasses: -1}} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v validates", bad)
+		}
+	}
+}

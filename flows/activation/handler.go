@@ -188,13 +188,15 @@ func (h *Handler) passwordMessage(lang string, pe *PasswordError) string {
 	}
 	switch pe.Policy.Rule {
 	case authn.RuleTooShort:
-		return h.cat.T(lang, "password.too_short", authn.MinPasswordChars)
+		return h.cat.T(lang, "password.too_short", max(pe.Policy.Need, authn.MinPasswordChars))
 	case authn.RuleTooLong:
 		return h.cat.T(lang, "password.too_long", authn.MaxPasswordBytes)
 	case authn.RuleRepeated:
 		return h.cat.T(lang, "password.repeated")
 	case authn.RuleCommon:
 		return h.cat.T(lang, "password.common")
+	case authn.RuleClasses:
+		return h.cat.T(lang, "password.classes", pe.Policy.Need)
 	}
 	return h.cat.T(lang, "password.invalid_text")
 }
@@ -229,12 +231,12 @@ func (h *Handler) renderStep(c *gin.Context, status int, lang, token string, st 
 		title = h.cat.T(lang, "password.title")
 		d.Progress = h.cat.T(lang, "progress", 3)
 		d.Paragraphs = []string{h.cat.T(lang, "password.intro", st.Account.Login),
-			h.cat.T(lang, "password.rules", authn.MinPasswordChars)}
+			h.cat.T(lang, "password.rules", max(h.svc.cfg.Password.MinLength, authn.MinPasswordChars))}
 		d.Fields = []formField{
 			{Type: "password", Name: fieldPassword, Label: h.cat.T(lang, "password.new"), Required: true,
-				Autocomplete: "new-password", MinLength: authn.MinPasswordChars},
+				Autocomplete: "new-password", MinLength: max(h.svc.cfg.Password.MinLength, authn.MinPasswordChars)},
 			{Type: "password", Name: fieldPasswordAgain, Label: h.cat.T(lang, "password.again"), Required: true,
-				Autocomplete: "new-password", MinLength: authn.MinPasswordChars},
+				Autocomplete: "new-password", MinLength: max(h.svc.cfg.Password.MinLength, authn.MinPasswordChars)},
 		}
 	default:
 		title = h.cat.T(lang, "confirm.title")

@@ -106,6 +106,9 @@ type Config struct {
 	// LoginLimit bounds resend requests per login given. Default 3 per
 	// hour, burst 3.
 	LoginLimit Limit `yaml:"login_limit"`
+	// Password is the password policy (min_length, min_classes) on top of
+	// authn's fixed rules.
+	Password authn.Policy `yaml:"password"`
 }
 
 // Limit is a token bucket: Burst tokens, refilled at Events per Per.
@@ -163,6 +166,9 @@ func (c Config) Validate() error {
 		if l.l.Events < 1 || l.l.Per <= 0 || l.l.Burst < 1 {
 			errs = append(errs, fmt.Errorf("%s: events, per and burst must be positive, got %d per %s, burst %d", l.key, l.l.Events, l.l.Per, l.l.Burst))
 		}
+	}
+	if err := c.Password.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("password.%w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -490,8 +496,11 @@ func (e *PasswordError) Error() string {
 // CheckPassword checks a password chosen for a: authn.CheckPolicy, and it
 // does not contain a's login, given or family name (compared folded: case
 // and accents ignored; names of fewer than 3 letters are not checked).
-func CheckPassword(a identity.Account, pw string) error {
-	if err := authn.CheckPolicy(pw); err != nil {
+func CheckPassword(a identity.Account, pw string) error { return checkPassword(authn.Policy{}, a, pw) }
+
+// checkPassword is CheckPassword under policy p.
+func checkPassword(p authn.Policy, a identity.Account, pw string) error {
+	if err := p.Check(pw); err != nil {
 		var pe *authn.PolicyError
 		if errors.As(err, &pe) {
 			return &PasswordError{Policy: pe}
@@ -531,7 +540,7 @@ func (s *Service) SetPassword(ctx context.Context, token, pw string) (State, err
 	if err != nil {
 		return State{}, err
 	}
-	if err := CheckPassword(a, pw); err != nil {
+	if err := checkPassword(s.cfg.Password, a, pw); err != nil {
 		return State{}, err
 	}
 	if link, dir, ok := s.directoryOf(ctx, a.ID); ok {

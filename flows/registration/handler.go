@@ -278,7 +278,7 @@ func (h *Handler) renderConfirmNotice(c *gin.Context, status int, lang, token st
 	}
 	h.pages.RenderFlow(c, status, h.tmpl.confirm, web.FlowView{Title: h.cat.T(lang, "confirm.title"), Reload: confirmURL(token),
 		Data: confirmData{Error: formError, Notice: notice, Phone: phone, Paragraphs: []string{h.cat.T(lang, "confirm.body", p.Address, p.OrgName),
-			h.cat.T(lang, "confirm.password", authn.MinPasswordChars),
+			h.cat.T(lang, "confirm.password", max(h.svc.cfg.Password.MinLength, authn.MinPasswordChars)),
 			h.cat.T(lang, "confirm.expires", h.clock(lang, p.ExpiresAt))},
 			Fields: []formField{
 				{Type: "password", Name: fieldPassword, Label: h.cat.T(lang, "password.new"), Required: true, Autocomplete: "new-password"},
@@ -338,13 +338,15 @@ func (h *Handler) postConfirm(c *gin.Context) {
 func (h *Handler) passwordMessage(lang string, pe *authn.PolicyError) string {
 	switch pe.Rule {
 	case authn.RuleTooShort:
-		return h.cat.T(lang, "password.too_short", authn.MinPasswordChars)
+		return h.cat.T(lang, "password.too_short", max(pe.Need, authn.MinPasswordChars))
 	case authn.RuleTooLong:
 		return h.cat.T(lang, "password.too_long", authn.MaxPasswordBytes)
 	case authn.RuleRepeated:
 		return h.cat.T(lang, "password.repeated")
 	case authn.RuleCommon:
 		return h.cat.T(lang, "password.common")
+	case authn.RuleClasses:
+		return h.cat.T(lang, "password.classes", pe.Need)
 	}
 	return h.cat.T(lang, "password.invalid_text")
 }

@@ -115,6 +115,9 @@ type Config struct {
 	AddressLimit Limit `yaml:"address_limit"`
 	// MaxRecipients bounds the members of one org message. Default 500.
 	MaxRecipients int `yaml:"max_recipients"`
+	// Password is the password policy (min_length, min_classes) on top of
+	// authn's fixed rules.
+	Password authn.Policy `yaml:"password"`
 	// Location is the time zone the pages write times in; nil means
 	// Europe/Paris.
 	Location *time.Location `yaml:"-"`
@@ -197,6 +200,9 @@ func (c Config) Validate() error {
 		if l.l.Events < 1 || l.l.Per <= 0 || l.l.Burst < 1 {
 			errs = append(errs, fmt.Errorf("%s: events, per and burst must be positive, got %d per %s, burst %d", l.key, l.l.Events, l.l.Per, l.l.Burst))
 		}
+	}
+	if err := c.Password.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("password.%w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -556,7 +562,7 @@ type Confirmed struct {
 // otherwise registration_received is queued. The address verified
 // elsewhere since is an ErrInvalidLink.
 func (s *Service) Confirm(ctx context.Context, token, password string) (Confirmed, error) {
-	if err := authn.CheckPolicy(password); err != nil {
+	if err := s.cfg.Password.Check(password); err != nil {
 		return Confirmed{}, err
 	}
 	// Check the link before paying for the hash.

@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/ratelimit"
 	"github.com/canonid/canonid/store"
 )
 
@@ -116,9 +117,9 @@ type Handler struct {
 	secure   bool   // cookies are Secure
 	cat      *catalogs
 	pages    pages
-	ipLimit  *limiter
-	idLimit  *limiter
-	actLimit *limiter
+	ipLimit  *ratelimit.Limiter
+	idLimit  *ratelimit.Limiter
+	actLimit *ratelimit.Limiter
 }
 
 // New builds the login pages. cfg is validated (zero fields take their
@@ -352,11 +353,11 @@ func (h *Handler) postLogin(c *gin.Context) {
 	// Both limits count failed attempts: a success gives its tokens back.
 	// An unknown identifier and a wrong password count alike.
 	ipKey, idKey := c.ClientIP(), identity.NormalizeLogin(identifier)
-	if ok, wait := h.ipLimit.take(ipKey); !ok {
+	if ok, wait := h.ipLimit.Take(ipKey); !ok {
 		h.renderRateLimited(c, loc, lr, wait)
 		return
 	}
-	if ok, wait := h.idLimit.take(idKey); !ok {
+	if ok, wait := h.idLimit.Take(idKey); !ok {
 		h.renderRateLimited(c, loc, lr, wait)
 		return
 	}
@@ -368,13 +369,13 @@ func (h *Handler) postLogin(c *gin.Context) {
 			return
 		}
 		// The directory or the database failed: not the person's fault.
-		h.ipLimit.give(ipKey)
-		h.idLimit.give(idKey)
+		h.ipLimit.Give(ipKey)
+		h.idLimit.Give(idKey)
 		h.renderError(c, loc, "authenticate", err)
 		return
 	}
-	h.ipLimit.give(ipKey)
-	h.idLimit.give(idKey)
+	h.ipLimit.Give(ipKey)
+	h.idLimit.Give(idKey)
 
 	n := newSession{accountID: accountID, amr: amr, link: h.linkFor(c, accountID)}
 	if n.link != nil {
@@ -461,11 +462,11 @@ func (h *Handler) postActivation(c *gin.Context) {
 		h.guardFailed(c, loc)
 		return
 	}
-	if ok, wait := h.ipLimit.take(c.ClientIP()); !ok {
+	if ok, wait := h.ipLimit.Take(c.ClientIP()); !ok {
 		h.renderRateLimited(c, loc, nil, wait)
 		return
 	}
-	if ok, wait := h.actLimit.take(accountID); !ok {
+	if ok, wait := h.actLimit.Take(accountID); !ok {
 		h.renderRateLimited(c, loc, nil, wait)
 		return
 	}

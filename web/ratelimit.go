@@ -1,89 +1,13 @@
 package web
 
 import (
-	"crypto/sha256"
-	"math"
-	"sync"
 	"time"
+
+	"github.com/canonid/canonid/ratelimit"
 )
 
-// maxBuckets is how many keys a limiter keeps before it forgets the
-// buckets that are full again.
-const maxBuckets = 10000
-
-// limiter is a token bucket per key: rate tokens a second, up to burst.
-// Keys are hashed, so that an attacker sending long identifiers cannot grow
-// the memory per bucket.
-type limiter struct {
-	mu      sync.Mutex
-	rate    float64
-	burst   float64
-	now     func() time.Time
-	buckets map[[16]byte]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
-func newLimiter(r Rate, burst int, now func() time.Time) *limiter {
-	return &limiter{rate: r.perSecond(), burst: float64(burst), now: now, buckets: map[[16]byte]*bucket{}}
-}
-
-func limiterKey(key string) [16]byte {
-	sum := sha256.Sum256([]byte(key))
-	return [16]byte(sum[:16])
-}
-
-// take takes a token from key's bucket. When it is empty it returns false
-// and how long until a token is back.
-func (l *limiter) take(key string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	k := limiterKey(key)
-	b, ok := l.buckets[k]
-	if !ok {
-		if len(l.buckets) >= maxBuckets {
-			l.prune(now)
-		}
-		b = &bucket{tokens: l.burst, at: now}
-		l.buckets[k] = b
-	}
-	l.refill(b, now)
-	// The epsilon absorbs the rounding of rates such as 10 a minute.
-	if b.tokens >= 1-1e-9 {
-		b.tokens = max(b.tokens-1, 0)
-		return true, 0
-	}
-	wait := time.Duration(math.Ceil((1 - b.tokens) / l.rate * float64(time.Second)))
-	return false, wait
-}
-
-// give puts back the token a take took: the limiters count failed
-// attempts only, so a successful login returns its tokens.
-func (l *limiter) give(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if b, ok := l.buckets[limiterKey(key)]; ok {
-		l.refill(b, l.now())
-		b.tokens = math.Min(l.burst, b.tokens+1)
-	}
-}
-
-func (l *limiter) refill(b *bucket, now time.Time) {
-	if now.After(b.at) {
-		b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.at).Seconds()*l.rate)
-		b.at = now
-	}
-}
-
-// prune forgets the buckets that are full again.
-func (l *limiter) prune(now time.Time) {
-	for k, b := range l.buckets {
-		if b.tokens+now.Sub(b.at).Seconds()*l.rate >= l.burst {
-			delete(l.buckets, k)
-		}
-	}
+// newLimiter is a token bucket per key (package ratelimit): r's rate, up to
+// burst.
+func newLimiter(r Rate, burst int, now func() time.Time) *ratelimit.Limiter {
+	return ratelimit.New(r.perSecond(), burst, now)
 }

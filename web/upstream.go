@@ -273,7 +273,7 @@ func (h *Handler) getUpstreamCallback(c *gin.Context) {
 	}
 	// Failed callbacks count against the address, as failed logins do.
 	ipKey := c.ClientIP()
-	if ok, wait := h.ipLimit.take(ipKey); !ok {
+	if ok, wait := h.ipLimit.Take(ipKey); !ok {
 		h.renderRateLimited(c, h.locale(c, nil), nil, wait)
 		return
 	}
@@ -298,7 +298,7 @@ func (h *Handler) getUpstreamCallback(c *gin.Context) {
 		h.renderUpstreamFailure(c, loc, lr, conn, err)
 		return
 	}
-	h.ipLimit.give(ipKey)
+	h.ipLimit.Give(ipKey)
 
 	accountID, link, err := h.findUpstreamAccount(ctx, conn, id)
 	switch {

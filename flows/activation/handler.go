@@ -12,6 +12,7 @@ import (
 
 	"github.com/canonid/canonid/authn"
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/ratelimit"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/web"
 )
@@ -34,8 +35,8 @@ type Handler struct {
 	cat   catalog
 	now   func() time.Time
 
-	ipLimit    *limiter // failed link redemptions and resend requests per client address
-	loginLimit *limiter // resend requests per login given
+	ipLimit    *ratelimit.Limiter // failed link redemptions and resend requests per client address
+	loginLimit *ratelimit.Limiter // resend requests per login given
 }
 
 // NewHandler returns the handler of svc; its limits and clock are the
@@ -89,7 +90,7 @@ const maxForm = 16 << 10
 func (h *Handler) getActivate(c *gin.Context) {
 	lang := h.pages.FlowLanguage(c)
 	token := c.Query(fieldToken)
-	if ok, wait := h.ipLimit.take(c.ClientIP()); !ok {
+	if ok, wait := h.ipLimit.Take(c.ClientIP()); !ok {
 		h.renderRateLimited(c, lang, wait)
 		return
 	}
@@ -98,7 +99,7 @@ func (h *Handler) getActivate(c *gin.Context) {
 		h.pageFail(c, lang, err)
 		return
 	}
-	h.ipLimit.give(c.ClientIP())
+	h.ipLimit.Give(c.ClientIP())
 	h.renderStep(c, http.StatusOK, lang, token, st, "")
 }
 
@@ -112,7 +113,7 @@ func (h *Handler) postActivate(c *gin.Context) {
 			[]string{h.cat.T(lang, "csrf.body")}, pageLink{Href: activateURL(token), Label: h.cat.T(lang, "csrf.reload")})
 		return
 	}
-	if ok, wait := h.ipLimit.take(c.ClientIP()); !ok {
+	if ok, wait := h.ipLimit.Take(c.ClientIP()); !ok {
 		h.renderRateLimited(c, lang, wait)
 		return
 	}
@@ -151,7 +152,7 @@ func (h *Handler) postActivate(c *gin.Context) {
 	case StepConfirm:
 		var a identity.Account
 		if a, err = h.svc.Confirm(ctx, token, lang); err == nil {
-			h.ipLimit.give(c.ClientIP())
+			h.ipLimit.Give(c.ClientIP())
 			h.renderMessage(c, http.StatusOK, lang, h.cat.T(lang, "done.title"),
 				[]string{h.cat.T(lang, "done.body", a.Login), h.cat.T(lang, "done.mail")},
 				pageLink{Href: web.PathLogin, Label: h.cat.T(lang, "done.login")})
@@ -177,7 +178,7 @@ func (h *Handler) postActivate(c *gin.Context) {
 			return
 		}
 	}
-	h.ipLimit.give(c.ClientIP())
+	h.ipLimit.Give(c.ClientIP())
 	h.renderStep(c, status, lang, token, st, formError)
 }
 
@@ -284,11 +285,11 @@ func (h *Handler) postResend(c *gin.Context) {
 		h.renderResend(c, http.StatusBadRequest, lang)
 		return
 	}
-	if ok, wait := h.ipLimit.take(c.ClientIP()); !ok {
+	if ok, wait := h.ipLimit.Take(c.ClientIP()); !ok {
 		h.renderRateLimited(c, lang, wait)
 		return
 	}
-	if ok, wait := h.loginLimit.take(login); !ok {
+	if ok, wait := h.loginLimit.Take(login); !ok {
 		h.renderRateLimited(c, lang, wait)
 		return
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/canonid/canonid/accounts"
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/ratelimit"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/web"
 )
@@ -39,9 +40,9 @@ type Handler struct {
 	cat   catalog
 	now   func() time.Time
 
-	ipLimit      *limiter // failed redemptions per client address
-	accountLimit *limiter // failed redemptions per account
-	sendLimit    *limiter // addresses added per account
+	ipLimit      *ratelimit.Limiter // failed redemptions per client address
+	accountLimit *ratelimit.Limiter // failed redemptions per account
+	sendLimit    *ratelimit.Limiter // addresses added per account
 }
 
 // NewHandler returns the handler of svc; its limits and clock are the
@@ -130,7 +131,7 @@ func (h *Handler) add(c *gin.Context) {
 	if !decode(c, &req) {
 		return
 	}
-	if ok, wait := h.sendLimit.take(me); !ok {
+	if ok, wait := h.sendLimit.Take(me); !ok {
 		rateLimited(c, wait)
 		return
 	}
@@ -139,7 +140,7 @@ func (h *Handler) add(c *gin.Context) {
 		locale = acceptLanguage(c.Request)
 	}
 	if _, err := h.svc.AddAddress(c.Request.Context(), me, req.Address, locale); err != nil {
-		h.sendLimit.give(me) // no mail went out
+		h.sendLimit.Give(me) // no mail went out
 		h.fail(c, err)
 		return
 	}
@@ -209,11 +210,11 @@ func resultJSON(r Result) gin.H {
 
 // takeRedeem takes a redemption token per client address and per account.
 func (h *Handler) takeRedeem(c *gin.Context, accountID string) (bool, time.Duration) {
-	if ok, wait := h.ipLimit.take(c.ClientIP()); !ok {
+	if ok, wait := h.ipLimit.Take(c.ClientIP()); !ok {
 		return false, wait
 	}
-	if ok, wait := h.accountLimit.take(accountID); !ok {
-		h.ipLimit.give(c.ClientIP())
+	if ok, wait := h.accountLimit.Take(accountID); !ok {
+		h.ipLimit.Give(c.ClientIP())
 		return false, wait
 	}
 	return true, 0
@@ -221,8 +222,8 @@ func (h *Handler) takeRedeem(c *gin.Context, accountID string) (bool, time.Durat
 
 // giveRedeem gives back what takeRedeem took: only failures count.
 func (h *Handler) giveRedeem(c *gin.Context, accountID string) {
-	h.ipLimit.give(c.ClientIP())
-	h.accountLimit.give(accountID)
+	h.ipLimit.Give(c.ClientIP())
+	h.accountLimit.Give(accountID)
 }
 
 // decode reads a JSON body strictly; on error it answers 400 and returns

@@ -14,6 +14,7 @@ import (
 
 	"github.com/canonid/canonid/accounts"
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/ratelimit"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/web"
 )
@@ -46,8 +47,8 @@ type Handler struct {
 	log       *slog.Logger
 	tpl       templates
 	cat       catalogs
-	ipLimit   *limiter
-	acctLimit *limiter
+	ipLimit   *ratelimit.Limiter
+	acctLimit *ratelimit.Limiter
 }
 
 // NewHandler returns the HTTP side of svc.
@@ -99,17 +100,17 @@ func (h *Handler) Mount(me *gin.RouterGroup, pages *gin.Engine) {
 // how long to wait.
 func (h *Handler) redeem(c *gin.Context, accountID string, fn func() error) (wait time.Duration, err error) {
 	ip := c.ClientIP()
-	if ok, wait := h.ipLimit.take(ip); !ok {
+	if ok, wait := h.ipLimit.Take(ip); !ok {
 		return wait, nil
 	}
-	if ok, wait := h.acctLimit.take(accountID); !ok {
-		h.ipLimit.give(ip)
+	if ok, wait := h.acctLimit.Take(accountID); !ok {
+		h.ipLimit.Give(ip)
 		return wait, nil
 	}
 	err = fn()
 	if !errors.Is(err, ErrInvalidKey) {
-		h.ipLimit.give(ip)
-		h.acctLimit.give(accountID)
+		h.ipLimit.Give(ip)
+		h.acctLimit.Give(accountID)
 	}
 	return 0, err
 }

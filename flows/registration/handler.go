@@ -14,6 +14,7 @@ import (
 
 	"github.com/canonid/canonid/authn"
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/ratelimit"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/web"
 )
@@ -48,8 +49,8 @@ type Handler struct {
 	cat    catalog
 	now    func() time.Time
 
-	ipLimit      *limiter // registrations and failed link redemptions per client address
-	addressLimit *limiter // registrations per address given
+	ipLimit      *ratelimit.Limiter // registrations and failed link redemptions per client address
+	addressLimit *ratelimit.Limiter // registrations per address given
 }
 
 // NewHandler returns the handler of svc; its limits and clock are the
@@ -177,11 +178,11 @@ func (h *Handler) postRegister(c *gin.Context) {
 		h.renderRegister(c, http.StatusBadRequest, lang, o, r, h.cat.T(lang, "register.invalid"))
 		return
 	}
-	if ok, wait := h.ipLimit.take(c.ClientIP()); !ok {
+	if ok, wait := h.ipLimit.Take(c.ClientIP()); !ok {
 		h.renderRateLimited(c, lang, wait)
 		return
 	}
-	if ok, wait := h.addressLimit.take(check.Email); !ok {
+	if ok, wait := h.addressLimit.Take(check.Email); !ok {
 		h.renderRateLimited(c, lang, wait)
 		return
 	}
@@ -197,7 +198,7 @@ func (h *Handler) postRegister(c *gin.Context) {
 func (h *Handler) getConfirm(c *gin.Context) {
 	lang := h.pages.FlowLanguage(c)
 	token := c.Query(fieldToken)
-	if ok, wait := h.ipLimit.take(c.ClientIP()); !ok {
+	if ok, wait := h.ipLimit.Take(c.ClientIP()); !ok {
 		h.renderRateLimited(c, lang, wait)
 		return
 	}
@@ -206,7 +207,7 @@ func (h *Handler) getConfirm(c *gin.Context) {
 		h.pageFail(c, lang, err)
 		return
 	}
-	h.ipLimit.give(c.ClientIP())
+	h.ipLimit.Give(c.ClientIP())
 	h.renderConfirm(c, http.StatusOK, lang, token, p, "")
 }
 
@@ -219,7 +220,7 @@ func (h *Handler) postPhone(c *gin.Context) {
 		h.renderMessage(c, http.StatusForbidden, lang, h.cat.T(lang, "csrf.title"), []string{h.cat.T(lang, "csrf.body")})
 		return
 	}
-	if ok, wait := h.ipLimit.take(c.ClientIP()); !ok {
+	if ok, wait := h.ipLimit.Take(c.ClientIP()); !ok {
 		h.renderRateLimited(c, lang, wait)
 		return
 	}
@@ -238,16 +239,16 @@ func (h *Handler) postPhone(c *gin.Context) {
 	status, formError := http.StatusOK, ""
 	switch {
 	case err == nil:
-		h.ipLimit.give(c.ClientIP())
+		h.ipLimit.Give(c.ClientIP())
 	case errors.Is(err, ErrWrongCode):
 		status, formError = http.StatusBadRequest, h.cat.T(lang, "phone.wrong")
 	case errors.Is(err, ErrNoCode):
 		status, formError = http.StatusBadRequest, h.cat.T(lang, "phone.none")
 	case errors.Is(err, ErrTooManyCodes):
-		h.ipLimit.give(c.ClientIP())
+		h.ipLimit.Give(c.ClientIP())
 		status, formError = http.StatusTooManyRequests, h.cat.T(lang, "phone.too_many")
 	case errors.Is(err, ErrSMSUnavailable), errors.Is(err, ErrNoPhone):
-		h.ipLimit.give(c.ClientIP())
+		h.ipLimit.Give(c.ClientIP())
 		status, formError = http.StatusConflict, h.cat.T(lang, "phone.unavailable")
 	default:
 		h.pageFail(c, lang, err)
@@ -295,7 +296,7 @@ func (h *Handler) postConfirm(c *gin.Context) {
 		h.renderMessage(c, http.StatusForbidden, lang, h.cat.T(lang, "csrf.title"), []string{h.cat.T(lang, "csrf.body")})
 		return
 	}
-	if ok, wait := h.ipLimit.take(c.ClientIP()); !ok {
+	if ok, wait := h.ipLimit.Take(c.ClientIP()); !ok {
 		h.renderRateLimited(c, lang, wait)
 		return
 	}
@@ -316,7 +317,7 @@ func (h *Handler) postConfirm(c *gin.Context) {
 			h.pageFail(c, lang, err)
 			return
 		}
-		h.ipLimit.give(c.ClientIP())
+		h.ipLimit.Give(c.ClientIP())
 		h.renderConfirm(c, http.StatusBadRequest, lang, token, p, formError)
 		return
 	}
@@ -324,7 +325,7 @@ func (h *Handler) postConfirm(c *gin.Context) {
 		h.pageFail(c, lang, err)
 		return
 	}
-	h.ipLimit.give(c.ClientIP())
+	h.ipLimit.Give(c.ClientIP())
 	if done.Active {
 		h.renderMessage(c, http.StatusOK, lang, h.cat.T(lang, "done.title"),
 			[]string{h.cat.T(lang, "done.active", done.Address, done.OrgName)},

@@ -628,7 +628,7 @@ func TestLanguage(t *testing.T) {
 		br.header.Set("Accept-Language", "en-GB,en;q=0.9")
 		br.api(http.MethodPost, "/api/v1/me/emails", map[string]string{"address": "alice@perso.example"})
 		_, link := e.link()
-		if text := mailText(t, e.smtp.received()[0].Data); !strings.Contains(text, "To confirm that this e-mail address is yours") {
+		if text := mailText(t, e.smtp.Received()[0].Data); !strings.Contains(text, "To confirm that this e-mail address is yours") {
 			t.Errorf("the mail is not in English:\n%s", text)
 		}
 		p := br.get(pathOf(t, link))

@@ -3,40 +3,29 @@ package emailmerge
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"html"
 	"io"
 	"log/slog"
-	"math/big"
 	"mime"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/mail"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	gosmtp "github.com/emersion/go-smtp"
 	"github.com/gin-gonic/gin"
 
 	"github.com/canonid/canonid/accounts"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/notify"
+	"github.com/canonid/canonid/notify/notifytest"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/store/storetest"
 	"github.com/canonid/canonid/web"
@@ -63,118 +52,6 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// --- a real SMTP server (emersion/go-smtp), as in notify's tests ----------
-
-// smtpServer listens on 127.0.0.1, offers STARTTLS with a self-signed
-// certificate, and keeps what it receives.
-type smtpServer struct {
-	Port   int
-	CAFile string
-
-	mu    sync.Mutex
-	mails []receivedMail
-}
-
-type receivedMail struct {
-	From string
-	To   []string
-	Data []byte
-	TLS  bool
-}
-
-func startSMTP(t *testing.T) *smtpServer {
-	t.Helper()
-	cert, caFile := testCertificate(t)
-	s := &smtpServer{CAFile: caFile}
-	srv := gosmtp.NewServer(gosmtp.BackendFunc(func(c *gosmtp.Conn) (gosmtp.Session, error) {
-		return &smtpSession{srv: s, conn: c}, nil
-	}))
-	srv.Domain = "localhost"
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	srv.MaxMessageBytes = 1 << 20
-	srv.ErrorLog = discardLogger{}
-	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Port = l.Addr().(*net.TCPAddr).Port
-	done := make(chan struct{})
-	go func() { defer close(done); srv.Serve(l) }()
-	t.Cleanup(func() { srv.Close(); l.Close(); <-done })
-	return s
-}
-
-func (s *smtpServer) received() []receivedMail {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]receivedMail(nil), s.mails...)
-}
-
-type smtpSession struct {
-	srv  *smtpServer
-	conn *gosmtp.Conn
-	from string
-	to   []string
-}
-
-func (s *smtpSession) Mail(from string, _ *gosmtp.MailOptions) error { s.from = from; return nil }
-func (s *smtpSession) Rcpt(to string, _ *gosmtp.RcptOptions) error {
-	s.to = append(s.to, to)
-	return nil
-}
-
-func (s *smtpSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	_, isTLS := s.conn.TLSConnectionState()
-	s.srv.mu.Lock()
-	s.srv.mails = append(s.srv.mails, receivedMail{From: s.from, To: s.to, Data: b, TLS: isTLS})
-	s.srv.mu.Unlock()
-	return nil
-}
-
-func (s *smtpSession) Reset()        { s.from, s.to = "", nil }
-func (s *smtpSession) Logout() error { return nil }
-
-// testCertificate makes a self-signed certificate for 127.0.0.1 and writes
-// it as a PEM file to trust (smtp.ca_file).
-func testCertificate(t *testing.T) (tls.Certificate, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "canonid test SMTP server"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(t.TempDir(), "smtp-ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, caFile
-}
-
-type discardLogger struct{}
-
-func (discardLogger) Printf(string, ...any) {}
-func (discardLogger) Println(...any)        {}
 
 // --- the environment: store, services, SMTP, pages, API --------------------
 
@@ -216,7 +93,7 @@ type env struct {
 	acc   *accounts.Service
 	svc   *Service
 	disp  *notify.Dispatcher
-	smtp  *smtpServer
+	smtp  *notifytest.Server
 	srv   *httptest.Server
 	auth  *fakeAuth
 	// seen counts the mails already read by link().
@@ -225,7 +102,7 @@ type env struct {
 
 func newEnv(t *testing.T, st store.Store, tune func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, st: st, clock: newClock(), smtp: startSMTP(t), auth: &fakeAuth{accounts: map[string][2]string{}}}
+	e := &env{t: t, st: st, clock: newClock(), smtp: notifytest.Start(t), auth: &fakeAuth{accounts: map[string][2]string{}}}
 	gin.SetMode(gin.ReleaseMode)
 	engine := gin.New()
 	e.srv = httptest.NewServer(engine)
@@ -322,7 +199,7 @@ func (e *env) link() (to, link string) {
 	if err != nil || failed != 0 {
 		e.t.Fatalf("Tick: %d sent, %d failed, %v", sent, failed, err)
 	}
-	got := e.smtp.received()
+	got := e.smtp.Received()
 	if len(got) <= e.seen {
 		e.t.Fatalf("the SMTP server has %d mails, all read", len(got))
 	}

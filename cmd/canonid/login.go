@@ -37,20 +37,15 @@ func mountLogin(ctx context.Context, cfg Config, st store.Store, srv *server.Ser
 	publicURL := strings.TrimSuffix(cfg.Server.PublicURL, "/")
 
 	// Accounts linked to a campus directory check their password there.
+	ldaps, err := ldapConnectors(cfg, logger)
+	if err != nil {
+		return nil, nil, err
+	}
 	dirs := map[string]authn.Directory{}
 	for _, cc := range cfg.Connectors {
-		if cc.Type != "ldap" {
-			continue
+		if c, ok := ldaps[cc.Source()]; ok {
+			dirs[cc.Source()] = authn.Directory{Authenticator: c, LoginAttributes: cc.LDAP.LoginAttributes}
 		}
-		m, err := mapping.Compile(cc.Mapping)
-		if err != nil {
-			return nil, nil, fmt.Errorf("connector %s: mapping: %w", cc.Name, err)
-		}
-		c, err := ldapconn.New(cc.Name, cc.LDAP, m.Attributes(), logger.With("connector", cc.Name))
-		if err != nil {
-			return nil, nil, fmt.Errorf("connector %s: %w", cc.Name, err)
-		}
-		dirs[cc.Source()] = authn.Directory{Authenticator: c, LoginAttributes: cc.LDAP.LoginAttributes}
 	}
 
 	oidcCfg := cfg.OIDC
@@ -292,20 +287,13 @@ func activationService(cfg Config, st store.Store, queue *notify.Queue) (*activa
 		return nil, fmt.Errorf("flows.activation: %w", err)
 	}
 	// Accounts linked to a campus directory choose their password there.
+	ldaps, err := ldapConnectors(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
 	dirs := map[string]connectors.PasswordChanger{}
-	for _, cc := range cfg.Connectors {
-		if cc.Type != "ldap" {
-			continue
-		}
-		m, err := mapping.Compile(cc.Mapping)
-		if err != nil {
-			return nil, fmt.Errorf("connector %s: mapping: %w", cc.Name, err)
-		}
-		c, err := ldapconn.New(cc.Name, cc.LDAP, m.Attributes(), nil)
-		if err != nil {
-			return nil, fmt.Errorf("connector %s: %w", cc.Name, err)
-		}
-		dirs[cc.Source()] = c
+	for src, c := range ldaps {
+		dirs[src] = c
 	}
 	s.SetDirectories(dirs)
 	return s, nil
@@ -331,4 +319,30 @@ func activationHook(act *activation.Service, logger *slog.Logger) func(context.C
 		}
 		return err
 	}
+}
+
+// ldapConnectors opens the configured LDAP connectors, by link source
+// ("ldap:campus"), for what logins and the activation flow ask the
+// directory: binds and password changes. Opening one does not connect.
+func ldapConnectors(cfg Config, logger *slog.Logger) (map[string]*ldapconn.Connector, error) {
+	out := map[string]*ldapconn.Connector{}
+	for _, cc := range cfg.Connectors {
+		if cc.Type != "ldap" {
+			continue
+		}
+		m, err := mapping.Compile(cc.Mapping)
+		if err != nil {
+			return nil, fmt.Errorf("connector %s: mapping: %w", cc.Name, err)
+		}
+		var log *slog.Logger
+		if logger != nil {
+			log = logger.With("connector", cc.Name)
+		}
+		c, err := ldapconn.New(cc.Name, cc.LDAP, m.Attributes(), log)
+		if err != nil {
+			return nil, fmt.Errorf("connector %s: %w", cc.Name, err)
+		}
+		out[cc.Source()] = c
+	}
+	return out, nil
 }

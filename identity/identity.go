@@ -84,6 +84,10 @@ type Account struct {
 	Provenance map[string]string
 	// Consents records what the person agreed to.
 	Consents Consents
+	// MailForward is where the person redirects their institutional mail,
+	// nil for no redirection. It is to be applied only once verified
+	// (MailForward.VerifiedAt set).
+	MailForward *MailForward
 	// PasswordHash is an argon2id PHC string, or empty.
 	PasswordHash string
 	// MergedInto is the id of the account this one was merged into; set
@@ -103,6 +107,28 @@ type Consents struct {
 	CharterAcceptedAt time.Time `json:"charter_accepted_at,omitzero"`
 	// DirectoryVisible is nil until the person has chosen.
 	DirectoryVisible *bool `json:"directory_visible,omitempty"`
+	// MailForwardAnsweredAt is when the person last answered whether to
+	// redirect their institutional mail (the activation step of seed 001):
+	// zero until they have. Their answer is Account.MailForward: nil when
+	// they declined (skipped the step), the address chosen otherwise.
+	MailForwardAnsweredAt time.Time `json:"mail_forward_answered_at,omitzero"`
+}
+
+// MailForward is a redirection of the account's institutional mail to
+// another address (a personal one, say), chosen by the person. Ownership of
+// the address is proved by a link mailed to it: until then the redirection
+// is pending (VerifiedAt is zero) and must not be applied.
+type MailForward struct {
+	// Address is the normalised address the mail goes to (see
+	// NormalizeEmail).
+	Address string `json:"address"`
+	// KeepCopy keeps a copy of each message in the institutional mailbox.
+	KeepCopy bool `json:"keep_copy"`
+	// VerifiedAt is when the link mailed to Address was followed; zero
+	// while the redirection is pending.
+	VerifiedAt time.Time `json:"verified_at,omitzero"`
+	// ChosenAt is when the person chose this redirection.
+	ChosenAt time.Time `json:"chosen_at,omitzero"`
 }
 
 // LinkStatus tells whether the source still reports a linked identity.

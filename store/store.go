@@ -72,6 +72,12 @@ type Store interface {
 	View(ctx context.Context, fn func(tx Tx) error) error
 	// Outbox follows committed events by sequence, outside transactions.
 	Outbox() OutboxReader
+	// Subscribe returns a channel that receives a value soon after a
+	// transaction that recorded events commits: in this process, and on
+	// PostgreSQL in every process on the database (LISTEN/NOTIFY). Values
+	// are coalesced and never block a commit, so a subscriber reads the
+	// outbox after each one; cancel ends the subscription.
+	Subscribe() (ch <-chan struct{}, cancel func())
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Migrate applies the embedded migrations not yet applied, in order,
@@ -117,6 +123,9 @@ type Tx interface {
 	Sessions() Sessions
 	// Mails holds the mails queued for sending (store/mail.go).
 	Mails() Mails
+	// Propagation holds the delivery state of the downstream targets
+	// (store/propagation.go).
+	Propagation() Propagation
 	// Record appends ev to the audit log and to the outbox of this
 	// transaction. Every transaction that changes data must record at
 	// least one event.
@@ -353,6 +362,9 @@ const (
 	PurposeActivation        TokenPurpose = "activation"
 	PurposePasswordReset     TokenPurpose = "password_reset"
 	PurposePhoneCode         TokenPurpose = "phone_code"
+	// PurposeMailRedirect proves the address an account's mail is to be
+	// redirected to (identity.MailForward); Data {"address": ...}.
+	PurposeMailRedirect TokenPurpose = "mail_redirect"
 )
 
 // OneTimeToken is a single-use secret: only its hash is stored.

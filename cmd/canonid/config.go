@@ -64,9 +64,17 @@ type Config struct {
 	Policies accounts.Config `yaml:"policies"`
 	// Connectors are the sources of identities: campus directories.
 	Connectors []ConnectorConfig `yaml:"connectors"`
-	// SCIM configures the SCIM server at /scim/v2: per-client settings,
-	// rate limit, page size.
-	SCIM scim.Config `yaml:"scim"`
+	// SCIM configures the SCIM server at /scim/v2 (per-client settings,
+	// rate limit, page size) and the SCIM service providers canonid
+	// pushes changes to (targets).
+	SCIM SCIMSection `yaml:"scim"`
+	// LDAPTargets are the directories canonid writes the canonical
+	// accounts back to.
+	LDAPTargets []LDAPTargetConfig `yaml:"ldap_targets"`
+	// Webhooks receive the events, signed.
+	Webhooks []WebhookConfig `yaml:"webhooks"`
+	// Propagation tunes the delivery to the targets above.
+	Propagation PropagationConfig `yaml:"propagation"`
 	// OIDC configures the OpenID provider: relying parties, signing keys,
 	// token lifetimes.
 	OIDC oidc.Config `yaml:"oidc"`
@@ -138,7 +146,7 @@ func defaultConfig() Config {
 		Log:      LogConfig{Level: defaultLogLevel, Format: defaultLogFormat},
 		Storage:  store.Config{Driver: defaultDriver, DSN: defaultSQLiteFile},
 		Policies: accounts.DefaultConfig(),
-		SCIM:     scim.DefaultConfig(),
+		SCIM:     SCIMSection{Config: scim.DefaultConfig()},
 		OIDC:     oidc.DefaultConfig(),
 	}
 }
@@ -174,6 +182,7 @@ func (c Config) Validate() error {
 	errs = append(errs, prefixErrors("storage", c.Storage.Validate())...)
 	errs = append(errs, prefixErrors("policies", c.Policies.Validate())...)
 	errs = append(errs, prefixErrors("scim", c.SCIM.Validate())...)
+	errs = append(errs, c.validatePropagation()...)
 	errs = append(errs, prefixErrors("oidc", c.OIDC.Validate())...)
 	if c.Mail != nil {
 		errs = append(errs, prefixErrors("mail", c.Mail.Validate())...)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/canonid/canonid/scim/push"
 )
 
 // env returns a lookup function over a fixed environment.
@@ -304,6 +306,13 @@ func TestValidateSections(t *testing.T) {
 		{"three duplicates", func(c *Config) {
 			c.Orgs = []OrgConfig{{ID: "a", Name: "A"}, {ID: "a", Name: "A"}, {ID: "a", Name: "A"}}
 		}, []string{`orgs[1].id: duplicate "a" (also orgs[0])`, `orgs[2].id: duplicate "a" (also orgs[0])`}},
+		{"targets", func(c *Config) {
+			c.SCIM.Targets = []SCIMTargetConfig{{Config: push.Config{Name: "lms", URL: "https://lms.example/scim/v2", Token: "t"},
+				Delivery: Delivery{Orgs: []string{"nowhere"}}}}
+			c.Webhooks = []WebhookConfig{{Name: "lms", URL: "https://crm.example/hook", Secret: strings.Repeat("s", 16),
+				Events: []string{"session.created"}, Delivery: Delivery{MinBackoff: time.Minute, MaxBackoff: time.Second}}}
+		}, []string{`scim.targets[0].orgs: "nowhere" is not one of the orgs`, "webhooks[0].min_backoff: must not exceed max_backoff",
+			`webhooks[0].events: "session.created" is not an event`, `webhooks[0].name: "lms" is already the name of scim.targets[0]`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -340,7 +349,8 @@ const exampleFile = "../../deploy/canonid.example.yaml"
 func TestExampleFileValidates(t *testing.T) {
 	vars := map[string]string{"CANONID_DB_PASSWORD": "example-password", "CAMPUS_LDAP_PASSWORD": "x", "CAMPUS_SSO_SECRET": "x",
 		"CANONID_LOGIN_SECRET": strings.Repeat("l", 32), "CANONID_OIDC_SECRET": strings.Repeat("o", 32), "LMS_OIDC_SECRET": strings.Repeat("s", 32),
-		"SMTP_PASSWORD": "x", "CANONID_MAIL_SECRET": strings.Repeat("m", 32), "SMS_GATEWAY_TOKEN": "x"}
+		"SMTP_PASSWORD": "x", "CANONID_MAIL_SECRET": strings.Repeat("m", 32), "SMS_GATEWAY_TOKEN": "x",
+		"LMS_SCIM_TOKEN": "x", "ANNUAIRE_LDAP_PASSWORD": "x", "CRM_WEBHOOK_SECRET": strings.Repeat("w", 32)}
 	cfg, err := loadConfigEnv(exampleFile, true, env(vars))
 	if err != nil {
 		t.Fatalf("%s does not load: %v", exampleFile, err)

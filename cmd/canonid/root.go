@@ -51,6 +51,7 @@ over SCIM, OIDC and LDAP.`,
 		c.newDuplicatesCmd(),
 		c.newSyncCmd(),
 		c.newImportCmd(),
+		c.newPropagateCmd(),
 	)
 	return root
 }

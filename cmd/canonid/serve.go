@@ -150,7 +150,7 @@ func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writ
 	}
 	onCreate := activationHook(act, logger)
 
-	scimSrv, err := scim.New(cfg.SCIM, scim.Deps{
+	scimSrv, err := scim.New(cfg.SCIM.Config, scim.Deps{
 		Store: st, Precedence: cfg.Policies.Precedence, Logger: logger,
 		Caller:   server.Caller,
 		BaseURL:  strings.TrimSuffix(cfg.Server.PublicURL, "/") + server.SCIMPrefix,
@@ -183,6 +183,12 @@ func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writ
 		importSvc.AfterCommit = autoMergeHook(svc)
 	}
 	imports.NewHandler(importSvc, func(r *http.Request) (store.APIToken, bool) { return server.Caller(r.Context()) }, leaseOwner()).Mount(srv.APIGroup())
+
+	stopPropagation, err := startPropagation(ctx, cfg, st, srv, reg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopPropagation()
 
 	stopSyncs, err := scheduleConnectors(ctx, cfg, st, svc, logger, onCreate, opts.SyncDone)
 	if err != nil {

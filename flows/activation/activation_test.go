@@ -414,8 +414,10 @@ func TestCheckPassword(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	err := Config{TimeZone: "Mars/Olympus", CharterURL: "ftp://x", IPLimit: Limit{Events: -1}}.Validate()
-	for _, key := range []string{"public_url", "timezone", "charter_version", "charter_text", "charter_url", "ip_limit"} {
+	err := Config{TimeZone: "Mars/Olympus", CharterURL: "ftp://x", IPLimit: Limit{Events: -1},
+		StaffAffiliations: []string{"staff", " "}, RedirectLinkTTL: -time.Hour, RedirectLimit: Limit{Events: 1}}.Validate()
+	for _, key := range []string{"public_url", "timezone", "charter_version", "charter_text", "charter_url", "ip_limit",
+		"staff_affiliations[1]", "redirect_link_ttl", "redirect_limit"} {
 		if err == nil || !strings.Contains(err.Error(), key+":") {
 			t.Errorf("no %s problem in %v", key, err)
 		}

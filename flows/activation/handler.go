@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -35,8 +37,9 @@ type Handler struct {
 	cat   catalog
 	now   func() time.Time
 
-	ipLimit    *ratelimit.Limiter // failed link redemptions and resend requests per client address
-	loginLimit *ratelimit.Limiter // resend requests per login given
+	ipLimit       *ratelimit.Limiter // failed link redemptions and resend requests per client address
+	loginLimit    *ratelimit.Limiter // resend requests per login given
+	redirectLimit *ratelimit.Limiter // redirections chosen (links mailed) per account
 }
 
 // NewHandler returns the handler of svc; its limits and clock are the
@@ -58,17 +61,22 @@ func NewHandler(svc *Service, pages Pages, logger *slog.Logger) (*Handler, error
 	}
 	h.ipLimit = newLimiter(svc.cfg.IPLimit, h.now)
 	h.loginLimit = newLimiter(svc.cfg.LoginLimit, h.now)
+	h.redirectLimit = newLimiter(svc.cfg.RedirectLimit, h.now)
 	return h, nil
 }
 
 // MountPages registers the pages: GET PathActivate shows the current step
 // of a link and never acts, its forms POST to PathActivate; GET PathResend
-// shows the login form, which POSTs to PathResend.
+// shows the login form, which POSTs to PathResend; GET PathRedirectConfirm
+// shows what a redirection link confirms and never acts, its form POSTs to
+// PathRedirectConfirm.
 func (h *Handler) MountPages(e *gin.Engine) {
 	e.GET(PathActivate, h.getActivate)
 	e.POST(PathActivate, h.postActivate)
 	e.GET(PathResend, h.getResend)
 	e.POST(PathResend, h.postResend)
+	e.GET(PathRedirectConfirm, h.getRedirectConfirm)
+	e.POST(PathRedirectConfirm, h.postRedirectConfirm)
 }
 
 // Form fields.
@@ -81,12 +89,17 @@ const (
 	fieldPassword       = "password"
 	fieldPasswordAgain  = "password_again"
 	fieldLogin          = "login"
+	fieldRedirect       = "redirect" // "yes" or "no"
+	fieldRedirectTo     = "redirect_address"
+	fieldKeepCopy       = "keep_copy"
 )
 
 const maxForm = 16 << 10
 
 // getActivate shows the current step of the link; it never acts (mail
-// scanners fetch links).
+// scanners fetch links). With step=redirect, once the redirection is
+// answered and until the activation is confirmed, it shows the redirection
+// step again, to change the answer.
 func (h *Handler) getActivate(c *gin.Context) {
 	lang := h.pages.FlowLanguage(c)
 	token := c.Query(fieldToken)
@@ -100,7 +113,10 @@ func (h *Handler) getActivate(c *gin.Context) {
 		return
 	}
 	h.ipLimit.Give(c.ClientIP())
-	h.renderStep(c, http.StatusOK, lang, token, st, "")
+	if Step(c.Query(fieldStep)) == StepRedirect && st.CanChangeRedirect() {
+		st.Step = StepRedirect
+	}
+	h.renderStep(c, http.StatusOK, lang, token, st, "", nil)
 }
 
 // postActivate does the step posted, then shows the next one.
@@ -121,7 +137,9 @@ func (h *Handler) postActivate(c *gin.Context) {
 	var st State
 	var err error
 	formError := "" // a form to fill again, with this message
-	switch Step(c.PostForm(fieldStep)) {
+	var typed url.Values
+	posted := Step(c.PostForm(fieldStep))
+	switch posted {
 	case StepCharter:
 		if c.PostForm(fieldAccept) != "1" {
 			formError = h.cat.T(lang, "charter.required")
@@ -138,6 +156,41 @@ func (h *Handler) postActivate(c *gin.Context) {
 		default:
 			formError = h.cat.T(lang, "directory.required")
 		}
+	case StepRedirect:
+		typed = c.Request.PostForm
+		switch c.PostForm(fieldRedirect) {
+		case "no":
+			st, err = h.svc.SkipRedirect(ctx, token)
+		case "yes":
+			if strings.TrimSpace(c.PostForm(fieldRedirectTo)) == "" {
+				formError = h.cat.T(lang, "redirect.address_required")
+				break
+			}
+			// Each choice mails a link to the address typed: a limit per
+			// account.
+			var pre State
+			if pre, err = h.svc.Inspect(ctx, token); err != nil {
+				break
+			}
+			if ok, wait := h.redirectLimit.Take(pre.Account.ID); !ok {
+				h.renderRateLimited(c, lang, wait)
+				return
+			}
+			st, err = h.svc.ChooseRedirect(ctx, token, c.PostForm(fieldRedirectTo), c.PostForm(fieldKeepCopy) == "1", lang)
+			if err != nil {
+				h.redirectLimit.Give(pre.Account.ID) // no mail sent
+			}
+			switch {
+			case errors.Is(err, ErrRedirectAddress):
+				formError, err = h.cat.T(lang, "redirect.invalid"), nil
+			case errors.Is(err, ErrRedirectRecovery):
+				formError, err = h.cat.T(lang, "redirect.recovery"), nil
+			case errors.Is(err, ErrRedirectOwn):
+				formError, err = h.cat.T(lang, "redirect.own"), nil
+			}
+		default:
+			formError = h.cat.T(lang, "redirect.required")
+		}
 	case StepPassword:
 		pw := c.PostForm(fieldPassword)
 		if pw != c.PostForm(fieldPasswordAgain) {
@@ -153,8 +206,11 @@ func (h *Handler) postActivate(c *gin.Context) {
 		var a identity.Account
 		if a, err = h.svc.Confirm(ctx, token, lang); err == nil {
 			h.ipLimit.Give(c.ClientIP())
-			h.renderMessage(c, http.StatusOK, lang, h.cat.T(lang, "done.title"),
-				[]string{h.cat.T(lang, "done.body", a.Login), h.cat.T(lang, "done.mail")},
+			body := []string{h.cat.T(lang, "done.body", a.Login), h.cat.T(lang, "done.mail")}
+			if f := a.MailForward; f != nil && f.VerifiedAt.IsZero() {
+				body = append(body, h.cat.T(lang, "done.redirect_pending", f.Address))
+			}
+			h.renderMessage(c, http.StatusOK, lang, h.cat.T(lang, "done.title"), body,
 				pageLink{Href: web.PathLogin, Label: h.cat.T(lang, "done.login")})
 			return
 		}
@@ -172,14 +228,20 @@ func (h *Handler) postActivate(c *gin.Context) {
 		status = http.StatusBadRequest
 	}
 	if formError != "" {
-		// Show the current step again, with the message.
+		// Show the current step again, with the message; a change of
+		// the redirection shows its form again.
 		if st, err = h.svc.Inspect(ctx, token); err != nil {
 			h.pageFail(c, lang, err)
 			return
 		}
+		if posted == StepRedirect && st.CanChangeRedirect() && status != http.StatusConflict {
+			st.Step = StepRedirect
+		}
+	} else {
+		typed = nil
 	}
 	h.ipLimit.Give(c.ClientIP())
-	h.renderStep(c, status, lang, token, st, formError)
+	h.renderStep(c, status, lang, token, st, formError, typed)
 }
 
 // passwordMessage translates why a password is refused.
@@ -202,17 +264,20 @@ func (h *Handler) passwordMessage(lang string, pe *PasswordError) string {
 	return h.cat.T(lang, "password.invalid_text")
 }
 
-// renderStep shows the form of the current step of st.
-func (h *Handler) renderStep(c *gin.Context, status int, lang, token string, st State, formError string) {
+// renderStep shows the form of the step st.Step; typed, if not nil, is
+// the redirection form posted, to fill again.
+func (h *Handler) renderStep(c *gin.Context, status int, lang, token string, st State, formError string, typed url.Values) {
 	cfg := h.svc.cfg
 	d := stepData{Error: formError, Action: PathActivate, Button: h.cat.T(lang, "button.next"),
 		Hidden: []hiddenField{{fieldToken, token}, {fieldStep, string(st.Step)}}}
+	if i := slices.Index(st.Steps, st.Step); i >= 0 {
+		d.Progress = h.cat.T(lang, "progress", i+1, len(st.Steps))
+	}
 	expires := h.cat.T(lang, "expires", h.clock(lang, st.Deadline))
 	var title string
 	switch st.Step {
 	case StepCharter:
 		title = h.cat.T(lang, "charter.title")
-		d.Progress = h.cat.T(lang, "progress", 1)
 		d.Paragraphs = []string{h.cat.T(lang, "charter.intro", cfg.CharterVersion, st.Account.Login)}
 		d.Charter = cfg.CharterText
 		if cfg.CharterURL != "" {
@@ -222,15 +287,16 @@ func (h *Handler) renderStep(c *gin.Context, status int, lang, token string, st 
 		d.Fields = []formField{{Type: "checkbox", Name: fieldAccept, Value: "1", Label: h.cat.T(lang, "charter.accept"), Required: true}}
 	case StepDirectory:
 		title = h.cat.T(lang, "directory.title")
-		d.Progress = h.cat.T(lang, "progress", 2)
 		d.Paragraphs = []string{h.cat.T(lang, "directory.intro")}
 		d.Fields = []formField{
 			{Type: "radio", Name: fieldVisible, Value: "yes", Label: h.cat.T(lang, "directory.yes"), Required: true},
 			{Type: "radio", Name: fieldVisible, Value: "no", Label: h.cat.T(lang, "directory.no"), Required: true},
 		}
+	case StepRedirect:
+		title = h.cat.T(lang, "redirect.title")
+		h.redirectForm(lang, token, st, typed, &d)
 	case StepPassword:
 		title = h.cat.T(lang, "password.title")
-		d.Progress = h.cat.T(lang, "progress", 3)
 		d.Paragraphs = []string{h.cat.T(lang, "password.intro", st.Account.Login),
 			h.cat.T(lang, "password.rules", max(h.svc.cfg.Password.MinLength, authn.MinPasswordChars))}
 		d.Fields = []formField{
@@ -241,18 +307,25 @@ func (h *Handler) renderStep(c *gin.Context, status int, lang, token string, st 
 		}
 	default:
 		title = h.cat.T(lang, "confirm.title")
-		d.Progress = h.cat.T(lang, "progress", 4)
 		dir := "confirm.directory.no"
 		if v := st.Account.Consents.DirectoryVisible; v != nil && *v {
 			dir = "confirm.directory.yes"
 		}
 		d.Paragraphs = []string{h.cat.T(lang, "confirm.intro"), h.cat.T(lang, "confirm.login", st.Account.Login),
-			h.cat.T(lang, "confirm.charter", st.Account.Consents.CharterVersion), h.cat.T(lang, dir),
-			h.cat.T(lang, "confirm.password")}
+			h.cat.T(lang, "confirm.charter", st.Account.Consents.CharterVersion), h.cat.T(lang, dir)}
+		if st.Staff() {
+			d.Paragraphs = append(d.Paragraphs, h.redirectSummary(lang, st.Account.MailForward))
+			d.Links = append(d.Links, pageLink{Href: activateStepURL(token, StepRedirect), Label: h.cat.T(lang, "confirm.redirect.change")})
+		}
+		d.Paragraphs = append(d.Paragraphs, h.cat.T(lang, "confirm.password"))
 		d.Button = h.cat.T(lang, "button.activate")
 	}
 	d.Paragraphs = append(d.Paragraphs, expires)
-	h.pages.RenderFlow(c, status, h.tmpl.step, web.FlowView{Title: title, Reload: activateURL(token), Data: d})
+	reload := activateURL(token)
+	if st.Step == StepRedirect && !st.Account.Consents.MailForwardAnsweredAt.IsZero() {
+		reload = activateStepURL(token, StepRedirect) // changing the answer
+	}
+	h.pages.RenderFlow(c, status, h.tmpl.step, web.FlowView{Title: title, Reload: reload, Data: d})
 }
 
 // getResend shows the form asking for a new link by login.
@@ -310,6 +383,9 @@ func (h *Handler) renderRateLimited(c *gin.Context, lang string, wait time.Durat
 // pageFail renders a service error.
 func (h *Handler) pageFail(c *gin.Context, lang string, err error) {
 	switch {
+	case errors.Is(err, ErrInvalidRedirectLink):
+		h.renderMessage(c, http.StatusBadRequest, lang, h.cat.T(lang, "redirect.invalid_link.title"),
+			[]string{h.cat.T(lang, "redirect.invalid_link.body")})
 	case errors.Is(err, ErrInvalidLink), errors.Is(err, store.ErrNotFound):
 		h.renderMessage(c, http.StatusBadRequest, lang, h.cat.T(lang, "invalid.title"),
 			[]string{h.cat.T(lang, "invalid.body"), h.cat.T(lang, "invalid.again")},
@@ -327,9 +403,13 @@ func (h *Handler) pageFail(c *gin.Context, lang string, err error) {
 func (h *Handler) renderMessage(c *gin.Context, status int, lang, title string, paragraphs []string, links ...pageLink) {
 	reload := ""
 	if c.Request.Method == http.MethodPost {
-		reload = PathResend
-		if c.FullPath() == PathActivate {
+		switch c.FullPath() {
+		case PathActivate:
 			reload = activateURL(c.PostForm(fieldToken))
+		case PathRedirectConfirm:
+			reload = redirectConfirmURL(c.PostForm(fieldToken))
+		default:
+			reload = PathResend
 		}
 	}
 	h.pages.RenderFlow(c, status, h.tmpl.message, web.FlowView{Title: title, Reload: reload,
@@ -357,4 +437,17 @@ func activateURL(token string) string {
 		return PathActivate
 	}
 	return PathActivate + "?" + url.Values{fieldToken: {token}}.Encode()
+}
+
+// activateStepURL opens the page of a link at step (a step already done
+// that may be done again: StepRedirect).
+func activateStepURL(token string, step Step) string {
+	return PathActivate + "?" + url.Values{fieldToken: {token}, fieldStep: {string(step)}}.Encode()
+}
+
+func redirectConfirmURL(token string) string {
+	if token == "" {
+		return PathRedirectConfirm
+	}
+	return PathRedirectConfirm + "?" + url.Values{fieldToken: {token}}.Encode()
 }

@@ -3,6 +3,7 @@ package activation
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"html"
 	"io"
 	"log/slog"
@@ -155,12 +156,35 @@ func newEnv(t *testing.T, st store.Store, tune func(*Config)) *env {
 // starts its activation in the same transaction.
 func (e *env) pendingAccount(login, given, family, recovery string) identity.Account {
 	e.t.Helper()
+	return e.pendingWith(login, given, family, recovery, nil)
+}
+
+// pendingStaff is pendingAccount for a member of staff (affiliation
+// employee) whose directory gave the institutional address institutional.
+func (e *env) pendingStaff(login, given, family, recovery, institutional string) identity.Account {
+	e.t.Helper()
+	return e.pendingWith(login, given, family, recovery, []string{"member", "employee"},
+		identity.Email{Address: institutional, Verified: true, Primary: true, Source: "ldap:campus"})
+}
+
+// pendingWith is pendingAccount with these affiliations and addresses.
+func (e *env) pendingWith(login, given, family, recovery string, affiliations []string, emails ...identity.Email) identity.Account {
+	e.t.Helper()
 	a := identity.Account{Status: identity.StatusPendingActivation, Login: login, GivenName: given, FamilyName: family,
 		Attributes: map[string][]string{identity.FieldRecoveryEmail: {recovery}},
 		Provenance: map[string]string{identity.FieldGivenName: "scim:hr", identity.FieldFamilyName: "scim:hr"}}
+	if affiliations != nil {
+		a.Attributes[identity.FieldAffiliation] = affiliations
+	}
 	err := e.st.Update(e.t.Context(), func(tx store.Tx) error {
 		if err := tx.Accounts().Create(e.t.Context(), &a); err != nil {
 			return err
+		}
+		for _, m := range emails {
+			m.AccountID = a.ID
+			if err := tx.Emails().Add(e.t.Context(), &m); err != nil {
+				return err
+			}
 		}
 		if err := tx.Record(e.t.Context(), store.Event{Type: identity.EventAccountCreated, Actor: "scim:hr", AccountID: a.ID,
 			Data: map[string]string{"login": a.Login}}); err != nil {
@@ -175,6 +199,21 @@ func (e *env) pendingAccount(login, given, family, recovery string) identity.Acc
 }
 
 var linkRE = regexp.MustCompile(`https?://[^\s"<>]+/account/activate\?token=[A-Za-z0-9_%-]+`)
+
+// redirectLinkRE matches the links mailed to a redirection address.
+var redirectLinkRE = regexp.MustCompile(`https?://[^\s"<>]+/account/mail-redirect/confirm\?token=[A-Za-z0-9_%-]+`)
+
+// redirectLink returns the recipient and the redirection link of the next
+// mail received.
+func (e *env) redirectLink() (to, link string) {
+	e.t.Helper()
+	to, text := e.mail()
+	link = redirectLinkRE.FindString(text)
+	if link == "" {
+		e.t.Fatalf("no redirection link in the mail to %s:\n%s", to, text)
+	}
+	return to, link
+}
 
 // mail sends the due mails over SMTP and returns the recipient and the
 // text of the next mail received, in order.
@@ -393,6 +432,49 @@ func (e *env) auditTypes(accountID string) []string {
 		e.t.Fatal(err)
 	}
 	return out
+}
+
+// events returns the account's audit entries of type typ, oldest first,
+// with their data decoded.
+func (e *env) events(accountID, typ string) []map[string]any {
+	e.t.Helper()
+	var out []map[string]any
+	if err := e.st.View(e.t.Context(), func(tx store.Tx) error {
+		entries, err := tx.Audit().List(e.t.Context(), store.AuditQuery{AccountID: accountID, Type: typ, Limit: 1000})
+		for i := len(entries) - 1; i >= 0; i-- {
+			var d map[string]any
+			if err := json.Unmarshal(entries[i].Data, &d); err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return err
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// outboxTypes returns the types of the account's events in the outbox, in
+// order.
+func (e *env) outboxTypes(accountID string) []string {
+	e.t.Helper()
+	var out []string
+	for seq := int64(0); ; {
+		evs, err := e.st.Outbox().After(e.t.Context(), seq, 500)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			return out
+		}
+		for _, ev := range evs {
+			if ev.AccountID == accountID {
+				out = append(out, ev.Type)
+			}
+			seq = ev.Seq
+		}
+	}
 }
 
 // eachEnv runs fn on an env of each store.

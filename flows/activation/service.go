@@ -2,7 +2,20 @@
 // created for a person (by HR, a directory import, an administrator) waits in
 // pending_activation until its owner follows the link mailed to its recovery
 // address and goes through the steps, in order: accept the IT charter, say
-// whether they appear in the public directory, choose a password, confirm.
+// whether they appear in the public directory, for staff only choose whether
+// to redirect their institutional mail to another address (or skip), choose
+// a password, confirm.
+//
+// Staff are the accounts whose affiliation is one of
+// Config.StaffAffiliations. A redirection chosen is pending until the link
+// mailed to its address (valid Config.RedirectLinkTTL, by default 24 hours)
+// is followed, from any browser, before or after the activation ends: the
+// step is done once answered, and the activation does not wait for the
+// link. The address must be neither the recovery address nor one of the
+// account's institutional addresses. The answer is the account's
+// MailForward (nil when declined) and its Consents.MailForwardAnsweredAt;
+// until the activation is confirmed the person may answer again (another
+// address, a new link, or no redirection).
 //
 // The first link is valid until 23:59:59 of the next day, a link sent again
 // (Resend, ResendByLogin: the person gives their login) until 23:59:59 of
@@ -27,6 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,13 +63,30 @@ const (
 	// EventDirectoryChosen: the public-directory choice was made. Data:
 	// visible.
 	EventDirectoryChosen = "activation.directory_chosen"
+	// EventRedirectChosen: a mail redirection was chosen and, unless it is
+	// the same address already verified, a link mailed to its address.
+	// Data: address, keep_copy, again (a previous answer was replaced),
+	// verified (the address was already verified: no link), token_id and
+	// expires_at (of the link mailed, if any), voided (older redirection
+	// links).
+	EventRedirectChosen = "activation.redirect_chosen"
+	// EventRedirectSkipped: the person chose not to redirect their mail.
+	// Data: cleared (the address of the redirection this removed, if
+	// any), voided (its pending links).
+	EventRedirectSkipped = "activation.redirect_skipped"
+	// EventRedirectVerified: the link mailed to the redirection address
+	// was followed; the redirection may be applied. Data: address,
+	// keep_copy, token_id.
+	EventRedirectVerified = "mail_forward.verified"
 )
 
 // PathActivate is the page the mailed links open; PathResend is the form
-// that asks for a new link by login.
+// that asks for a new link by login; PathRedirectConfirm is the page the
+// links mailed to a redirection address open.
 const (
-	PathActivate = "/account/activate"
-	PathResend   = "/account/activate/resend"
+	PathActivate        = "/account/activate"
+	PathResend          = "/account/activate/resend"
+	PathRedirectConfirm = "/account/mail-redirect/confirm"
 )
 
 // Step is a step of the activation, in order.
@@ -65,8 +96,10 @@ type Step string
 const (
 	StepCharter   Step = "charter"
 	StepDirectory Step = "directory"
-	StepPassword  Step = "password"
-	StepConfirm   Step = "confirm"
+	// StepRedirect, staff only: redirect the institutional mail, or not.
+	StepRedirect Step = "redirect"
+	StepPassword Step = "password"
+	StepConfirm  Step = "confirm"
 )
 
 // Errors of the service. The HTTP layer maps them to its answers.
@@ -83,6 +116,21 @@ var (
 	// ErrNoRecoveryAddress: the account has no valid recovery address to
 	// mail the link to.
 	ErrNoRecoveryAddress = errors.New("the account has no valid recovery address")
+	// ErrRedirectAddress: the redirection address is not an e-mail
+	// address.
+	ErrRedirectAddress = errors.New("the redirection address is not a valid e-mail address")
+	// ErrRedirectRecovery: the redirection address is the account's
+	// recovery address, which must stay a separate way of reaching the
+	// person (the links that recover the account go there).
+	ErrRedirectRecovery = errors.New("mail cannot be redirected to the recovery address: it must stay a separate way of reaching the person, where the links that recover the account are sent")
+	// ErrRedirectOwn: the redirection address is one of the account's own
+	// institutional addresses: the mail would come back to the mailbox it
+	// leaves.
+	ErrRedirectOwn = errors.New("mail cannot be redirected to one of the account's own institutional addresses: it would come back to the mailbox it leaves")
+	// ErrInvalidRedirectLink: a redirection link is unknown, used,
+	// expired, forged, or no longer matches the account's redirection.
+	// One error for all.
+	ErrInvalidRedirectLink = errors.New("this mail redirection link is invalid or has expired")
 )
 
 // Config configures the flow. Zero fields take their defaults.
@@ -109,6 +157,18 @@ type Config struct {
 	// Password is the password policy (min_length, min_classes) on top of
 	// authn's fixed rules.
 	Password authn.Policy `yaml:"password"`
+	// StaffAffiliations are the affiliations (values of the account's
+	// affiliation attribute, compared case-insensitively; a scoped value
+	// "staff@univ.example" counts as "staff") of the accounts asked
+	// whether to redirect their mail. Default staff, employee, faculty.
+	StaffAffiliations []string `yaml:"staff_affiliations"`
+	// RedirectLinkTTL is how long the link that confirms a redirection
+	// address works. Default 24 hours.
+	RedirectLinkTTL time.Duration `yaml:"redirect_link_ttl"`
+	// RedirectLimit bounds, per account, the redirections chosen (each
+	// mails a link to an address the person typed). Default 5 per hour,
+	// burst 5.
+	RedirectLimit Limit `yaml:"redirect_limit"`
 }
 
 // Limit is a token bucket: Burst tokens, refilled at Events per Per.
@@ -123,7 +183,15 @@ var (
 	DefaultTimeZone   = "Europe/Paris"
 	DefaultIPLimit    = Limit{Events: 20, Per: time.Minute, Burst: 20}
 	DefaultLoginLimit = Limit{Events: 3, Per: time.Hour, Burst: 3}
+	// DefaultRedirectLinkTTL is the default of Config.RedirectLinkTTL.
+	DefaultRedirectLinkTTL = 24 * time.Hour
+	// DefaultRedirectLimit is the default of Config.RedirectLimit.
+	DefaultRedirectLimit = Limit{Events: 5, Per: time.Hour, Burst: 5}
 )
+
+// defaultStaffAffiliations is the default of Config.StaffAffiliations
+// (eduPersonAffiliation's values for personnel).
+var defaultStaffAffiliations = []string{"staff", "employee", "faculty"}
 
 func (c Config) withDefaults() Config {
 	if c.TimeZone == "" {
@@ -134,6 +202,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LoginLimit == (Limit{}) {
 		c.LoginLimit = DefaultLoginLimit
+	}
+	if len(c.StaffAffiliations) == 0 {
+		c.StaffAffiliations = slices.Clone(defaultStaffAffiliations)
+	}
+	if c.RedirectLinkTTL == 0 {
+		c.RedirectLinkTTL = DefaultRedirectLinkTTL
+	}
+	if c.RedirectLimit == (Limit{}) {
+		c.RedirectLimit = DefaultRedirectLimit
 	}
 	return c
 }
@@ -162,13 +239,21 @@ func (c Config) Validate() error {
 	for _, l := range []struct {
 		key string
 		l   Limit
-	}{{"ip_limit", c.IPLimit}, {"login_limit", c.LoginLimit}} {
+	}{{"ip_limit", c.IPLimit}, {"login_limit", c.LoginLimit}, {"redirect_limit", c.RedirectLimit}} {
 		if l.l.Events < 1 || l.l.Per <= 0 || l.l.Burst < 1 {
 			errs = append(errs, fmt.Errorf("%s: events, per and burst must be positive, got %d per %s, burst %d", l.key, l.l.Events, l.l.Per, l.l.Burst))
 		}
 	}
 	if err := c.Password.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("password.%w", err))
+	}
+	for i, v := range c.StaffAffiliations {
+		if strings.TrimSpace(v) == "" {
+			errs = append(errs, fmt.Errorf("staff_affiliations[%d]: must not be empty", i))
+		}
+	}
+	if c.RedirectLinkTTL < 0 {
+		errs = append(errs, fmt.Errorf("redirect_link_ttl: must be positive, got %s", c.RedirectLinkTTL))
 	}
 	return errors.Join(errs...)
 }
@@ -189,6 +274,8 @@ type Service struct {
 	// dirs change the password at the directory an account is linked to,
 	// by link source ("ldap:campus").
 	dirs map[string]connectors.PasswordChanger
+	// staff are cfg.StaffAffiliations, trimmed and lower-cased.
+	staff []string
 }
 
 // SetDirectories makes the password step of an account linked to one of
@@ -216,7 +303,12 @@ func New(st store.Store, mail Mailer, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{st: st, mail: mail, cfg: cfg, loc: loc, base: strings.TrimRight(cfg.PublicURL, "/"), now: time.Now}, nil
+	staff := make([]string, len(cfg.StaffAffiliations))
+	for i, v := range cfg.StaffAffiliations {
+		staff[i] = strings.ToLower(strings.TrimSpace(v))
+	}
+	return &Service{st: st, mail: mail, cfg: cfg, loc: loc, base: strings.TrimRight(cfg.PublicURL, "/"), now: time.Now,
+		staff: staff}, nil
 }
 
 // SetClock replaces the service's clock, for tests.
@@ -362,20 +454,67 @@ type State struct {
 	Account identity.Account
 	// Step is the first step not done.
 	Step Step
+	// Steps are the steps of this account's activation, in order:
+	// StepRedirect is one of them for staff only.
+	Steps []Step
 	// Deadline is the last valid second of the link.
 	Deadline time.Time
 }
 
-// stepOf returns the first step the account has not done. The password
-// step is done when the account's password hash is the one the person set
-// (its latest account.password_set is theirs): a hash set by someone else
-// (an import, an administrator) is chosen again.
+// Staff reports whether the account is asked whether to redirect its mail.
+func (st State) Staff() bool { return slices.Contains(st.Steps, StepRedirect) }
+
+// CanChangeRedirect reports whether the redirection, already answered, may
+// be answered again: the account is staff and its current step comes after
+// StepRedirect.
+func (st State) CanChangeRedirect() bool {
+	return st.Staff() && (st.Step == StepPassword || st.Step == StepConfirm)
+}
+
+// staffAccount reports whether a is staff: one of its affiliations, lower-
+// cased and without a scope ("staff@univ.example"), is in s.staff.
+func (s *Service) staffAccount(a identity.Account) bool {
+	for _, v := range a.Attributes[identity.FieldAffiliation] {
+		v = strings.ToLower(strings.TrimSpace(v))
+		if i := strings.IndexByte(v, '@'); i >= 0 {
+			v = v[:i]
+		}
+		if v != "" && slices.Contains(s.staff, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// stepsOf returns the steps of a's activation, in order.
+func (s *Service) stepsOf(a identity.Account) []Step {
+	if s.staffAccount(a) {
+		return []Step{StepCharter, StepDirectory, StepRedirect, StepPassword, StepConfirm}
+	}
+	return []Step{StepCharter, StepDirectory, StepPassword, StepConfirm}
+}
+
+// state returns the State of a, the account of a link expiring at
+// expires.
+func (s *Service) state(ctx context.Context, tx store.Tx, a identity.Account, expires time.Time) (State, error) {
+	step, err := s.stepOf(ctx, tx, a)
+	return State{Account: a, Step: step, Steps: s.stepsOf(a), Deadline: expires.Add(-time.Second)}, err
+}
+
+// stepOf returns the first step the account has not done. The redirection
+// step, for staff only, is done once the person answered it
+// (Consents.MailForwardAnsweredAt), whether or not the address is verified
+// yet. The password step is done when the account's password hash is the
+// one the person set (its latest account.password_set is theirs): a hash
+// set by someone else (an import, an administrator) is chosen again.
 func (s *Service) stepOf(ctx context.Context, tx store.Tx, a identity.Account) (Step, error) {
 	switch {
 	case a.Consents.CharterVersion != s.cfg.CharterVersion || a.Consents.CharterAcceptedAt.IsZero():
 		return StepCharter, nil
 	case a.Consents.DirectoryVisible == nil:
 		return StepDirectory, nil
+	case s.staffAccount(a) && a.Consents.MailForwardAnsweredAt.IsZero():
+		return StepRedirect, nil
 	}
 	last, err := tx.Audit().List(ctx, store.AuditQuery{AccountID: a.ID, Type: authn.EventPasswordSet, Limit: 1})
 	if err != nil {
@@ -417,8 +556,7 @@ func (s *Service) Inspect(ctx context.Context, token string) (State, error) {
 		if err != nil {
 			return err
 		}
-		step, err := s.stepOf(ctx, tx, a)
-		st = State{Account: a, Step: step, Deadline: tok.ExpiresAt.Add(-time.Second)}
+		st, err = s.state(ctx, tx, a, tok.ExpiresAt)
 		return err
 	})
 	return st, err
@@ -427,6 +565,11 @@ func (s *Service) Inspect(ctx context.Context, token string) (State, error) {
 // step runs fn on the account of a valid link in one transaction, if want
 // is its current step (ErrStepOrder otherwise), and returns the state after.
 func (s *Service) step(ctx context.Context, token string, want Step, fn func(tx store.Tx, a *identity.Account, now time.Time) error) (State, error) {
+	return s.stepIf(ctx, token, func(st State) bool { return st.Step == want }, fn)
+}
+
+// stepIf is step for the states that allow it.
+func (s *Service) stepIf(ctx context.Context, token string, allow func(State) bool, fn func(tx store.Tx, a *identity.Account, now time.Time) error) (State, error) {
 	var st State
 	err := s.st.Update(ctx, func(tx store.Tx) error {
 		now := s.now()
@@ -434,16 +577,15 @@ func (s *Service) step(ctx context.Context, token string, want Step, fn func(tx 
 		if err != nil {
 			return err
 		}
-		if step, err := s.stepOf(ctx, tx, a); err != nil {
+		if before, err := s.state(ctx, tx, a, tok.ExpiresAt); err != nil {
 			return err
-		} else if step != want {
+		} else if !allow(before) {
 			return ErrStepOrder
 		}
 		if err := fn(tx, &a, now); err != nil {
 			return err
 		}
-		step, err := s.stepOf(ctx, tx, a)
-		st = State{Account: a, Step: step, Deadline: tok.ExpiresAt.Add(-time.Second)}
+		st, err = s.state(ctx, tx, a, tok.ExpiresAt)
 		return err
 	})
 	return st, err
@@ -629,9 +771,13 @@ func (s *Service) Confirm(ctx context.Context, token, locale string) (identity.A
 			}
 		}
 		out = a
+		data := map[string]any{"token_id": tok.ID, "status_before": before, "charter_version": a.Consents.CharterVersion,
+			"directory_visible": *a.Consents.DirectoryVisible}
+		if f := a.MailForward; f != nil {
+			data["mail_forward"] = map[string]any{"address": f.Address, "keep_copy": f.KeepCopy, "verified": !f.VerifiedAt.IsZero()}
+		}
 		return tx.Record(ctx, store.Event{Type: identity.EventAccountActivated, Actor: actor(a.ID), AccountID: a.ID, At: now,
-			Data: map[string]any{"token_id": tok.ID, "status_before": before, "charter_version": a.Consents.CharterVersion,
-				"directory_visible": *a.Consents.DirectoryVisible}})
+			Data: data})
 	})
 	return out, err
 }

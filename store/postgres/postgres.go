@@ -74,8 +74,12 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 			_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock)
 			return err
 		},
-		Translate:  translate,
-		Migrations: sub,
+		Translate:    translate,
+		Migrations:   sub,
+		NotifyOutbox: "SELECT pg_notify(" + outboxChannel + ", '')",
+		WatchOutbox: func(ctx context.Context, wake func()) error {
+			return listen(ctx, cfg, wake)
+		},
 	}
 	return &Store{sqlstore.New(d, db, db.Close, logger)}, nil
 }
@@ -139,4 +143,34 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %s", store.ErrConflict, pe.Message)
 	}
 	return err
+}
+
+// outboxChannel is the NOTIFY channel of the outbox, one per schema so that
+// databases sharing a server (tests, benchmarks) do not wake each other.
+const outboxChannel = "'canonid_outbox_' || current_schema()"
+
+// listen holds a connection of its own that LISTENs on the outbox channel
+// and calls wake on each notification, until ctx ends or the connection
+// fails.
+func listen(ctx context.Context, cfg *pgx.ConnConfig, wake func()) error {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("listen: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var channel string
+	if err := conn.QueryRow(ctx, "SELECT "+outboxChannel).Scan(&channel); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	// Commits made before LISTEN took effect were not announced.
+	wake()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		wake()
+	}
 }

@@ -38,8 +38,14 @@ func accountValues(t *tx, a *identity.Account) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	var forward any // NULL: no redirection
+	if a.MailForward != nil {
+		if forward, err = jsonText(a.MailForward); err != nil {
+			return nil, fmt.Errorf("account %s mail_forward: %w", a.ID, err)
+		}
+	}
 	return []any{a.Status, nullString(a.Login), a.GivenName, a.FamilyName, a.DisplayName, a.BirthDate, a.Phone,
-		attrs, prov, consents, a.PasswordHash, nullString(a.MergedInto), t.time(a.LastLoginAt)}, nil
+		attrs, prov, consents, forward, a.PasswordHash, nullString(a.MergedInto), t.time(a.LastLoginAt)}, nil
 }
 
 func (r accounts) Create(ctx context.Context, a *identity.Account) error {
@@ -54,8 +60,8 @@ func (r accounts) Create(ctx context.Context, a *identity.Account) error {
 	r.t.stamp(&a.UpdatedAt)
 	a.Version = 1
 	_, err = r.t.exec(ctx, `INSERT INTO accounts (id, status, login, given_name, family_name, display_name, birth_date, phone,
-		attributes, provenance, consents, password_hash, merged_into, last_login_at, created_at, updated_at, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		attributes, provenance, consents, mail_forward, password_hash, merged_into, last_login_at, created_at, updated_at, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		append(append([]any{a.ID}, vals...), r.t.time(a.CreatedAt), r.t.time(a.UpdatedAt), a.Version)...)
 	if err != nil {
 		return fmt.Errorf("create account: %w", err)
@@ -106,7 +112,7 @@ func (r accounts) Update(ctx context.Context, a *identity.Account) error {
 	}
 	updated := r.t.now()
 	res, err := r.t.exec(ctx, `UPDATE accounts SET status = ?, login = ?, given_name = ?, family_name = ?, display_name = ?,
-		birth_date = ?, phone = ?, attributes = ?, provenance = ?, consents = ?, password_hash = ?, merged_into = ?,
+		birth_date = ?, phone = ?, attributes = ?, provenance = ?, consents = ?, mail_forward = ?, password_hash = ?, merged_into = ?,
 		last_login_at = ?, updated_at = ?, version = version + 1
 		WHERE id = ? AND version = ?`,
 		append(vals, r.t.time(updated), a.ID, a.Version)...)

@@ -127,15 +127,15 @@ func scanAll[T any](rows *sql.Rows, err error, scan func(*sql.Rows) (T, error)) 
 }
 
 const accountCols = `id, status, login, given_name, family_name, display_name, birth_date, phone,
-	attributes, provenance, consents, password_hash, merged_into, last_login_at, created_at, updated_at, version`
+	attributes, provenance, consents, mail_forward, password_hash, merged_into, last_login_at, created_at, updated_at, version`
 
 func scanAccount(r interface{ Scan(...any) error }) (identity.Account, error) {
 	var a identity.Account
 	var login, mergedInto strCol
-	var attrs, prov, consents jsonCol
+	var attrs, prov, consents, forward jsonCol
 	var lastLogin, created, updated timeCol
 	err := r.Scan(&a.ID, &a.Status, &login, &a.GivenName, &a.FamilyName, &a.DisplayName, &a.BirthDate, &a.Phone,
-		&attrs, &prov, &consents, &a.PasswordHash, &mergedInto, &lastLogin, &created, &updated, &a.Version)
+		&attrs, &prov, &consents, &forward, &a.PasswordHash, &mergedInto, &lastLogin, &created, &updated, &a.Version)
 	if err != nil {
 		return a, err
 	}
@@ -149,6 +149,9 @@ func scanAccount(r interface{ Scan(...any) error }) (identity.Account, error) {
 	}
 	if err := consents.into(&a.Consents); err != nil {
 		return a, fmt.Errorf("account %s consents: %w", a.ID, err)
+	}
+	if err := forward.into(&a.MailForward); err != nil { // NULL leaves it nil
+		return a, fmt.Errorf("account %s mail_forward: %w", a.ID, err)
 	}
 	return a, nil
 }

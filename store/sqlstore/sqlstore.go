@@ -53,6 +53,13 @@ type Dialect struct {
 	// reuses it: SQLite otherwise parses every statement anew, and a batch
 	// runs the same few hundreds of times. pgx caches statements itself.
 	CacheStatements bool
+	// NotifyOutbox, when set, runs in every transaction that records
+	// events, before commit: on PostgreSQL a NOTIFY, which the server
+	// delivers to the listeners of every process once the commit is done.
+	NotifyOutbox string
+	// WatchOutbox, when set, listens for the other processes' commits
+	// until ctx ends, calling wake after each; Subscribe starts it.
+	WatchOutbox func(ctx context.Context, wake func()) error
 }
 
 // Store is the shared implementation of store.Store.
@@ -62,6 +69,7 @@ type Store struct {
 	closer func() error
 	log    *slog.Logger
 	now    func() time.Time
+	subs   subscribers
 }
 
 // maxCachedArgs keeps statements with long IN lists, whose text varies with
@@ -124,11 +132,20 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx store.Tx) error) (err
 	if err := t.reindexDirty(ctx); err != nil {
 		return err
 	}
+	recorded := len(t.events) > 0
 	if err := t.flushEvents(ctx); err != nil {
 		return err
 	}
+	if recorded && s.d.NotifyOutbox != "" {
+		if _, err := sqlTx.ExecContext(ctx, s.d.NotifyOutbox); err != nil {
+			return fmt.Errorf("notify outbox: %w", s.d.Translate(err))
+		}
+	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", s.d.Translate(err))
+	}
+	if recorded {
+		s.subs.wake()
 	}
 	return nil
 }
@@ -156,7 +173,10 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close implements store.Store.
-func (s *Store) Close() error { return s.closer() }
+func (s *Store) Close() error {
+	s.subs.stop()
+	return s.closer()
+}
 
 var migrationName = regexp.MustCompile(`^(\d{4})_([a-z0-9_]+)\.sql$`)
 

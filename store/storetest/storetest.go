@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener, opts Options) {
 		{"AccountsSearch", testAccountsSearch},
 		{"AccountsUnicodeCase", testUnicodeCase},
 		{"AccountsResolve", testResolve},
+		{"AccountsMailForward", testMailForward},
 		{"Links", testLinks},
 		{"Emails", testEmails},
 		{"OrgsMemberships", testOrgsMemberships},
@@ -82,6 +83,7 @@ func Run(t *testing.T, open Opener, opts Options) {
 		{"OIDCChangeWithoutEvent", testOIDCUnrecorded},
 		{"OIDCInvariants", testOIDCInvariants},
 		{"Mails", testMails},
+		{"Propagation", testPropagation},
 		{"MailsConcurrentClaim", testMailClaimRace},
 		{"MailsEvents", testMailEvents},
 	}

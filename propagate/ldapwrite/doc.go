@@ -24,8 +24,8 @@
 //
 // A Target keeps one connection to the server (go-ldap has no pool),
 // opened on first use and opened again when it breaks. Connection
-// failures, timeouts and the LDAP results busy (51) and unavailable (52)
-// are reported as propagate.UnavailableError, so that the dispatcher
-// retries; every other failure is an ordinary error naming the operation,
+// failures, timeouts, the LDAP results busy (51) and unavailable (52),
+// and a refused bind (49, a rotated service password) are reported as
+// propagate.UnavailableError, so that the dispatcher waits and retries; every other failure is an ordinary error naming the operation,
 // the DN and the LDAP result.
 package ldapwrite

@@ -31,10 +31,10 @@ func TestFailClassifies(t *testing.T) {
 		{"no connection", fmt.Errorf("add: %w", ldap.ErrNilConnection), true},
 		{"connection lost", fmt.Errorf("%w: read x: unable to read LDAP response packet: EOF", errConnectionLost), true},
 		{"net error", fmt.Errorf("connect: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}), true},
+		{"invalid credentials", ldapErr(ldap.LDAPResultInvalidCredentials), true},
 		{"unwilling to perform", ldapErr(ldap.LDAPResultUnwillingToPerform), false},
 		{"object class violation", ldapErr(ldap.LDAPResultObjectClassViolation), false},
 		{"already exists", ldapErr(ldap.LDAPResultEntryAlreadyExists), false},
-		{"invalid credentials", ldapErr(ldap.LDAPResultInvalidCredentials), false},
 		{"insufficient access", ldapErr(ldap.LDAPResultInsufficientAccessRights), false},
 		{"plain", errors.New("add x: already exists, then not found"), false},
 	}

@@ -566,8 +566,10 @@ func connectionLost(err error) bool {
 }
 
 // unavailable tells whether err is the server's state rather than the
-// request's fault: a lost connection, or the results busy (51) and
-// unavailable (52).
+// request's fault: a lost connection, the results busy (51) and
+// unavailable (52), or a bind refused (49: the service password was
+// rotated), which refuses every change until an operator acts.
 func unavailable(err error) bool {
-	return connectionLost(err) || ldap.IsErrorAnyOf(err, ldap.LDAPResultBusy, ldap.LDAPResultUnavailable)
+	return connectionLost(err) || ldap.IsErrorAnyOf(err, ldap.LDAPResultBusy, ldap.LDAPResultUnavailable,
+		ldap.LDAPResultInvalidCredentials)
 }

@@ -585,19 +585,23 @@ func TestDelete(t *testing.T) {
 	}
 }
 
-func TestPermanentErrors(t *testing.T) {
+func TestRefusals(t *testing.T) {
 	d := start(t, slapdtest.Options{})
 	tests := []struct {
 		name   string
 		modify func(*ldapwrite.Config)
 		want   []string
+		// down: the target refuses everything until an operator acts
+		// (a rotated bind password): delivery waits rather than
+		// dead-lettering every change.
+		down bool
 	}{
 		{"wrong password", func(c *ldapwrite.Config) { c.BindPassword = secret },
-			[]string{"(ldap://127.0.0.1:", "bind as " + slapdtest.AdminDN, "Invalid Credentials"}},
+			[]string{"(ldap://127.0.0.1:", "bind as " + slapdtest.AdminDN, "Invalid Credentials"}, true},
 		{"classes without the SupAnn attributes", func(c *ldapwrite.Config) { c.ObjectClasses = []string{"inetOrgPerson"} },
-			[]string{"add " + dnOf("amartin"), "LDAP Result Code 65", "not allowed"}},
+			[]string{"add " + dnOf("amartin"), "LDAP Result Code 65", "not allowed"}, false},
 		{"missing base", func(c *ldapwrite.Config) { c.BaseDN = "ou=nowhere," + slapdtest.Suffix },
-			[]string{"add uid=amartin,ou=nowhere,", "LDAP Result Code 32"}},
+			[]string{"add uid=amartin,ou=nowhere,", "LDAP Result Code 32"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -607,8 +611,8 @@ func TestPermanentErrors(t *testing.T) {
 				t.Fatal("Write() = nil, want an error")
 			}
 			t.Logf("Write() = %v", err)
-			if ok, _ := propagate.IsUnavailable(err); ok {
-				t.Errorf("Write() = %v, want a permanent error", err)
+			if ok, _ := propagate.IsUnavailable(err); ok != tt.down {
+				t.Errorf("Write() = %v: unavailable %v, want %v", err, ok, tt.down)
 			}
 			for _, w := range append(tt.want, `ldap target "directory"`) {
 				if !strings.Contains(err.Error(), w) {

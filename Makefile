@@ -20,10 +20,12 @@ run: build
 ## test: the whole suite (integration parts run when their services are there):
 ## everything under the race detector with -short (the randomized merge test
 ## runs 1,000 operations there), then that test at full size (10,000) without it,
-## then the file reader's fuzz test for a short time
+## then propagation with a target down during 10,000 changes, then the file
+## reader's fuzz test for a short time
 test:
 	$(GO) test $(RACE) -short -count=1 -timeout 14m ./...
 	$(GO) test -count=1 -timeout 14m -run '^TestRandomOperations$$' ./accounts/
+	$(GO) test -count=1 -timeout 5m -run '^TestTargetDownThenBack$$' ./propagate/
 	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 15s -fuzzminimizetime 2s ./connectors/csvimport/
 
 ## lint: formatting and vet

@@ -483,3 +483,55 @@ func TestSchedule(t *testing.T) {
 	cancel()
 	<-stopped
 }
+
+// TestScheduleTwoReplicas: two schedulers of one connector on one store (two
+// replicas) sync once per interval between them: the first to run keeps
+// the turn, and when it stops the other takes over.
+func TestScheduleTwoReplicas(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	d := newFakeDir(person("u1", "a", "Ann", "One", "a@univ-test.fr"))
+	type run struct{ owner string }
+	runs := make(chan run, 100)
+	start := func(owner string) (stop func()) {
+		in := newIngester(t, st, Config{})
+		runCtx, cancel := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			in.Schedule(runCtx, d, 40*time.Millisecond, 0, SyncOptions{Owner: owner}, func(_ SyncResult, err error) {
+				if err == nil {
+					select {
+					case runs <- run{owner}:
+					case <-runCtx.Done():
+					}
+				}
+			})
+		}()
+		return func() { cancel(); <-stopped }
+	}
+	stopA := start("a")
+	first := <-runs // a's first run, before b exists
+	if first.owner != "a" {
+		t.Fatalf("first run by %s", first.owner)
+	}
+	stopB := start("b")
+	defer stopB()
+	for range 8 {
+		if r := <-runs; r.owner != "a" {
+			t.Fatalf("b synced while a kept its turn")
+		}
+	}
+	stopA()
+	// Drain what a sent before stopping, then b takes over.
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case r := <-runs:
+			if r.owner == "b" {
+				return
+			}
+		case <-deadline:
+			t.Fatal("b did not take over after a stopped")
+		}
+	}
+}

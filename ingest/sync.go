@@ -215,15 +215,38 @@ func (in *Ingester) State(ctx context.Context, connector string) (store.SyncStat
 // every interval, a full one when the last is older than fullEvery. A run
 // whose lease another process holds is skipped. done, when set, receives
 // every run's result (tests wait on it).
+//
+// With several replicas scheduling the same connector, one sync runs per
+// interval: a replica skips its turn, silently, when another one finished
+// a sync since its own last run and less than an interval ago. The first
+// replica to run keeps the turn (its ticks come an interval apart, so the
+// others always find its last sync recent); when it stops, another takes
+// over within two intervals.
 func (in *Ingester) Schedule(ctx context.Context, conn connectors.Connector, interval, fullEvery time.Duration, opts SyncOptions, done func(SyncResult, error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var ownLast time.Time // LastRunAt after our own last sync
 	for {
 		o := opts
-		if st, err := in.State(ctx, conn.Name()); err == nil && fullEvery > 0 && in.now().Sub(st.LastFullAt) >= fullEvery {
+		st, err := in.State(ctx, conn.Name())
+		if err == nil && fullEvery > 0 && in.now().Sub(st.LastFullAt) >= fullEvery {
 			o.Full = true
 		}
+		if err == nil && st.LastRunAt.After(ownLast) && in.now().Sub(st.LastRunAt) < interval {
+			in.log.DebugContext(ctx, "sync skipped: another replica synced recently", "connector", conn.Name(), "at", st.LastRunAt)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			continue
+		}
 		res, err := in.Sync(ctx, conn, o)
+		if err == nil {
+			if st, serr := in.State(ctx, conn.Name()); serr == nil {
+				ownLast = st.LastRunAt
+			}
+		}
 		var held *store.LeaseHeldError
 		switch {
 		case errors.As(err, &held):

@@ -35,7 +35,17 @@ type SyncOptions struct {
 	AfterCommit func(ctx context.Context, accountIDs []string) error
 	// BatchSize is the number of entries per transaction.
 	BatchSize int
+	// NotSince and Within make a scheduled sync give its turn away: once
+	// the lease is held, if the connector's last run ended after NotSince
+	// (another replica ran since this one's last run) and less than Within
+	// ago, Sync releases the lease and returns ErrRecentlySynced.
+	NotSince time.Time
+	Within   time.Duration
 }
+
+// ErrRecentlySynced: another process synced the connector within the
+// scheduling interval (SyncOptions.Within).
+var ErrRecentlySynced = errors.New("synced recently by another process")
 
 // SyncResult is what a Sync did.
 type SyncResult struct {
@@ -91,6 +101,9 @@ func (in *Ingester) Sync(ctx context.Context, conn connectors.Connector, opts Sy
 		}
 		state, held = st, l
 		defer l.release(ctx)
+		if opts.Within > 0 && st.LastRunAt.After(opts.NotSince) && in.now().Sub(st.LastRunAt) < opts.Within {
+			return res, fmt.Errorf("sync %s: %w (%s)", name, ErrRecentlySynced, st.LastRunAt.UTC().Format(time.RFC3339Nano))
+		}
 	}
 	var prev syncMark
 	if len(state.Mark) > 0 {
@@ -218,7 +231,8 @@ func (in *Ingester) State(ctx context.Context, connector string) (store.SyncStat
 //
 // With several replicas scheduling the same connector, one sync runs per
 // interval: a replica skips its turn, silently, when another one finished
-// a sync since its own last run and less than an interval ago. The first
+// a sync since its own last run and less than an interval ago, as it finds
+// once it holds the connector's lease (ErrRecentlySynced). The first
 // replica to run keeps the turn (its ticks come an interval apart, so the
 // others always find its last sync recent); when it stops, another takes
 // over within two intervals.
@@ -228,12 +242,13 @@ func (in *Ingester) Schedule(ctx context.Context, conn connectors.Connector, int
 	var ownLast time.Time // LastRunAt after our own last sync
 	for {
 		o := opts
-		st, err := in.State(ctx, conn.Name())
-		if err == nil && fullEvery > 0 && in.now().Sub(st.LastFullAt) >= fullEvery {
+		if st, err := in.State(ctx, conn.Name()); err == nil && fullEvery > 0 && in.now().Sub(st.LastFullAt) >= fullEvery {
 			o.Full = true
 		}
-		if err == nil && st.LastRunAt.After(ownLast) && in.now().Sub(st.LastRunAt) < interval {
-			in.log.DebugContext(ctx, "sync skipped: another replica synced recently", "connector", conn.Name(), "at", st.LastRunAt)
+		o.NotSince, o.Within = ownLast, interval
+		res, err := in.Sync(ctx, conn, o)
+		if errors.Is(err, ErrRecentlySynced) {
+			in.log.DebugContext(ctx, "sync skipped: another replica synced recently", "connector", conn.Name())
 			select {
 			case <-ctx.Done():
 				return
@@ -241,7 +256,6 @@ func (in *Ingester) Schedule(ctx context.Context, conn connectors.Connector, int
 			}
 			continue
 		}
-		res, err := in.Sync(ctx, conn, o)
 		if err == nil {
 			if st, serr := in.State(ctx, conn.Name()); serr == nil {
 				ownLast = st.LastRunAt

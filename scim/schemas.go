@@ -1,6 +1,8 @@
 package scim
 
 import (
+	"slices"
+
 	"github.com/elimity-com/scim/optional"
 	"github.com/elimity-com/scim/schema"
 )
@@ -47,15 +49,18 @@ func common() []schema.CoreAttribute {
 	}
 }
 
+// userSchema and groupSchema clip their attribute slices: the library
+// appends externalId to a schema's attributes on every write, and spare
+// capacity would make concurrent writes share (and race on) one array.
 func userSchema() schema.Schema {
 	s := schema.CoreUserSchema()
-	s.Attributes = append(s.Attributes, common()...)
+	s.Attributes = slices.Clip(append(s.Attributes, common()...))
 	return s
 }
 
 func groupSchema() schema.Schema {
 	s := schema.CoreGroupSchema()
-	s.Attributes = append(s.Attributes, common()...)
+	s.Attributes = slices.Clip(append(s.Attributes, common()...))
 	return s
 }
 

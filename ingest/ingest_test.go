@@ -6,7 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"os"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -532,6 +535,55 @@ func TestScheduleTwoReplicas(t *testing.T) {
 			}
 		case <-deadline:
 			t.Fatal("b did not take over after a stopped")
+		}
+	}
+}
+
+// TestDeadOwnerLease: the lease of a process of this host that is gone is
+// taken over at once; a live or remote holder's is not.
+func TestDeadOwnerLease(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Skip("no host name")
+	}
+	gone := exec.Command(os.Args[0], "-test.run=^$")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := host + ":" + strconv.Itoa(gone.Process.Pid)
+	for owner, want := range map[string]bool{
+		dead:                                          true,
+		host + ":" + strconv.Itoa(os.Getppid()):       false, // alive
+		host + ":" + strconv.Itoa(os.Getpid()):        false, // this process
+		"elsewhere:" + strconv.Itoa(gone.Process.Pid): false,
+		"no-pid": false,
+	} {
+		if got := deadOwner(owner); got != want {
+			t.Errorf("deadOwner(%q) = %v, want %v", owner, got, want)
+		}
+	}
+
+	st := storetest.OpenSQLite(t)
+	d := newFakeDir(person("u1", "a", "Ann", "One", "a@univ-test.fr"))
+	in := newIngester(t, st, Config{})
+	now := time.Now()
+	for _, holder := range []string{"elsewhere:1", dead} {
+		if err := st.Update(ctx, func(tx store.Tx) error {
+			if err := tx.SyncStates().Release(ctx, "campus", "elsewhere:1"); err != nil {
+				return err
+			}
+			_, err := tx.SyncStates().Acquire(ctx, "campus", holder, now, now.Add(time.Hour))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := in.Sync(ctx, d, SyncOptions{Owner: "me:1"})
+		var held *store.LeaseHeldError
+		if holder == dead && err != nil {
+			t.Fatalf("sync with the lease of a dead process: %v", err)
+		}
+		if holder != dead && !errors.As(err, &held) {
+			t.Fatalf("sync with the lease of a remote process: %v, want it held", err)
 		}
 	}
 }

@@ -2,6 +2,10 @@ package ingest
 
 import (
 	"context"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/canonid/canonid/store"
@@ -32,9 +36,34 @@ func (in *Ingester) acquire(ctx context.Context, connector, owner string, ttl ti
 	err := in.st.Update(ctx, func(tx store.Tx) error {
 		var err error
 		state, err = tx.SyncStates().Acquire(ctx, connector, owner, l.renewed, l.renewed.Add(ttl))
+		var held *store.LeaseHeldError
+		if errors.As(err, &held) && deadOwner(held.Owner) {
+			// The holder was a process of this host that died (killed,
+			// crashed) without releasing the lease: waiting for the lease
+			// to run out would only delay the next run.
+			in.log.WarnContext(ctx, "taking over the lease of a process that is gone", "connector", connector, "owner", held.Owner)
+			if err := tx.SyncStates().Release(ctx, connector, held.Owner); err != nil {
+				return err
+			}
+			state, err = tx.SyncStates().Acquire(ctx, connector, owner, l.renewed, l.renewed.Add(ttl))
+		}
 		return err
 	})
 	return l, state, err
+}
+
+// deadOwner tells whether a lease owner ("host:pid", as canonid names
+// them) is a process of this host that no longer runs.
+func deadOwner(owner string) bool {
+	host, pidText, ok := strings.Cut(owner, ":")
+	if !ok {
+		return false
+	}
+	pid, err := strconv.Atoi(pidText)
+	if me, herr := os.Hostname(); herr != nil || err != nil || host != me || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	return !processAlive(pid)
 }
 
 // renew extends the lease once a third of its time has passed; called as

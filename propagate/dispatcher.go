@@ -215,7 +215,24 @@ func (r *runner) run(ctx context.Context) {
 			wait := max(retryAfter, backoff(r.cfg, max(r.unavailable, 1)))
 			r.log.Warn("propagation held back", "err", err, "retry_in", wait)
 			r.noteError(ctx, err)
-			r.pause(ctx, nil, min(wait, r.d.opts.Lease/3))
+			r.hold(ctx, wait)
+		}
+	}
+}
+
+// hold waits d before the next attempt (a Retry-After may ask for
+// minutes), renewing the lease meanwhile so that no other replica takes
+// the target over while this one waits on it.
+func (r *runner) hold(ctx context.Context, d time.Duration) {
+	end := r.now().Add(d)
+	for ctx.Err() == nil && r.held {
+		left := end.Sub(r.now())
+		if left <= 0 {
+			return
+		}
+		r.pause(ctx, nil, min(left, r.d.opts.Lease/3))
+		if err := r.lease(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("propagation lease", "err", err)
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -106,6 +107,11 @@ type Server struct {
 	Suffix, BaseDN, AdminDN, AdminPassword string
 
 	dir string
+	// slapd, confDir and withTLS start it again (Restart); stop stops
+	// the running process, nil when stopped.
+	slapd, confDir string
+	withTLS        bool
+	stop           func()
 }
 
 // install locates the OpenLDAP programs and files Start needs.
@@ -209,9 +215,10 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatalf("slapdtest: %v", err)
 	}
 
+	s.slapd, s.confDir, s.withTLS = in.slapd, confDir, opts.TLS
 	const attempts = 5
 	for attempt := 1; ; attempt++ {
-		err := s.run(t, in.slapd, confDir, opts.TLS)
+		err := s.run(t, 0, 0)
 		if err == nil {
 			return s
 		}
@@ -223,22 +230,58 @@ func Start(t testing.TB, opts Options) *Server {
 
 var errPortTaken = errors.New("port taken")
 
-// run starts slapd on free ports and waits until it answers a bind; it
-// sets s.URL (and s.LDAPSURL).
-func (s *Server) run(t testing.TB, slapd, confDir string, withTLS bool) error {
-	port, err := freePort()
+// Stop stops the server (SIGTERM), as an outage; Restart starts it again
+// on the same ports with the same data.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	if s.stop == nil {
+		t.Fatal("slapdtest: Stop: the server is not running")
+	}
+	s.stop()
+	s.stop = nil
+}
+
+// Restart starts a stopped server again, on the same URLs.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	if s.stop != nil {
+		t.Fatal("slapdtest: Restart: the server is running")
+	}
+	port, err := strconv.Atoi(s.URL[strings.LastIndex(s.URL, ":")+1:])
 	if err != nil {
-		return err
+		t.Fatalf("slapdtest: %v", err)
+	}
+	tlsPort := 0
+	if s.LDAPSURL != "" {
+		if tlsPort, err = strconv.Atoi(s.LDAPSURL[strings.LastIndex(s.LDAPSURL, ":")+1:]); err != nil {
+			t.Fatalf("slapdtest: %v", err)
+		}
+	}
+	if err := s.run(t, port, tlsPort); err != nil {
+		t.Fatalf("slapdtest: restart: %v", err)
+	}
+}
+
+// run starts slapd on the given ports (0: free ones) and waits until it
+// answers a bind; it sets s.URL (and s.LDAPSURL) and s.stop.
+func (s *Server) run(t testing.TB, port, tlsPort int) error {
+	slapd, confDir, withTLS := s.slapd, s.confDir, s.withTLS
+	var err error
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			return err
+		}
 	}
 	url := "ldap://127.0.0.1:" + strconv.Itoa(port)
 	listen := url
 	ldapsURL := ""
 	if withTLS {
-		port, err := freePort()
-		if err != nil {
-			return err
+		if tlsPort == 0 {
+			if tlsPort, err = freePort(); err != nil {
+				return err
+			}
 		}
-		ldapsURL = "ldaps://127.0.0.1:" + strconv.Itoa(port)
+		ldapsURL = "ldaps://127.0.0.1:" + strconv.Itoa(tlsPort)
 		listen += " " + ldapsURL
 	}
 	logPath := filepath.Join(s.dir, "slapd.log")
@@ -255,14 +298,17 @@ func (s *Server) run(t testing.TB, slapd, confDir string, withTLS bool) error {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	var once sync.Once
 	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+		})
 	}
 
 	// Readiness of a child process: bounded polling with backoff.
@@ -284,7 +330,7 @@ func (s *Server) run(t testing.TB, slapd, confDir string, withTLS bool) error {
 			conn.Close()
 			if err == nil {
 				t.Cleanup(stop)
-				s.URL, s.LDAPSURL = url, ldapsURL
+				s.URL, s.LDAPSURL, s.stop = url, ldapsURL, stop
 				return nil
 			}
 		}

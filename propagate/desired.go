@@ -67,7 +67,7 @@ func Load(ctx context.Context, tx store.Tx, ids []string) (map[string]Account, e
 	}
 	out := make(map[string]Account, len(accs))
 	for _, a := range accs {
-		d := Account{ID: a.ID, CreatedAt: a.CreatedAt.UTC()}
+		d := Account{ID: a.ID, Status: string(a.Status), CreatedAt: a.CreatedAt.UTC()}
 		switch a.Status {
 		case identity.StatusMerged:
 			// A retired account keeps nothing downstream but its id and

@@ -24,6 +24,10 @@ type TargetConfig struct {
 	// written inactive (if it was ever written); an event target receives
 	// the events of these orgs and of the accounts in scope.
 	Orgs []string
+	// Statuses limits the target to accounts in these statuses (e.g.
+	// active: a platform that wants no account before its activation);
+	// empty means every status. Leaving the scope works as for Orgs.
+	Statuses []string
 	// Events limits an event target to these event types; empty means
 	// DefaultEvents.
 	Events []string
@@ -453,9 +457,16 @@ func writeOrder(evs []store.OutboxEvent) []string {
 	return ids
 }
 
-// inScope tells whether the target wants a.
+// inScope tells whether the target wants a. A retired account always is:
+// its remote entry, if any, must be retired.
 func (r *runner) inScope(a Account) bool {
-	if len(r.cfg.Orgs) == 0 || a.State == StateRetired {
+	if a.State == StateRetired {
+		return true
+	}
+	if len(r.cfg.Statuses) > 0 && !slices.Contains(r.cfg.Statuses, a.Status) {
+		return false
+	}
+	if len(r.cfg.Orgs) == 0 {
 		return true
 	}
 	for _, o := range a.Orgs {

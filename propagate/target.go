@@ -33,6 +33,10 @@ const (
 type Account struct {
 	ID    string `json:"id"`
 	State State  `json:"state"`
+	// Status is the account's status in canonid (active,
+	// pending_activation, pending_validation, suspended, merged), which
+	// State sums up for platforms.
+	Status string `json:"status"`
 	// SurvivorID is the account this one was merged into (StateRetired).
 	SurvivorID  string `json:"survivor_id,omitempty"`
 	Login       string `json:"login,omitempty"`

@@ -375,8 +375,8 @@ func TestSeedDemo(t *testing.T) {
 		if err := identity.CheckInvariants(snap); err != nil {
 			return fmt.Errorf("invariants: %w", err)
 		}
-		if len(snap.Accounts) != 6 {
-			t.Errorf("%d accounts, want 6", len(snap.Accounts))
+		if len(snap.Accounts) != 7 {
+			t.Errorf("%d accounts, want 7", len(snap.Accounts))
 		}
 
 		byLogin := []struct {
@@ -389,6 +389,7 @@ func TestSeedDemo(t *testing.T) {
 			{"jdupont", identity.StatusPendingActivation, "univ-test", identity.MembershipValidated}, // 001
 			{"franck.cavel", identity.StatusActive, "ecole-emile-zola", identity.MembershipValidated},
 			{"franck.cavel3", identity.StatusActive, "ecole-emile-zola", identity.MembershipValidated}, // 002
+			{"claire.moreau", identity.StatusActive, "cpts-sud", identity.MembershipValidated},         // 003 coordinator
 		}
 		for _, w := range byLogin {
 			a, err := tx.Accounts().GetByLogin(ctx, w.login)
@@ -471,7 +472,7 @@ func TestSeedDemo(t *testing.T) {
 		for _, c := range []struct {
 			typ  string
 			want int
-		}{{identity.EventAccountCreated, 6}, {identity.EventMembershipAdded, 5}, {identity.EventOrgUpserted, 4}} {
+		}{{identity.EventAccountCreated, 7}, {identity.EventMembershipAdded, 6}, {identity.EventOrgUpserted, 4}} {
 			entries, err := tx.Audit().List(ctx, store.AuditQuery{Type: c.typ})
 			if err != nil {
 				return err
@@ -598,7 +599,7 @@ orgs:
 	for l := range lines {
 		rest = append(rest, l)
 	}
-	if len(rest) != 6 {
+	if len(rest) != 7 {
 		t.Errorf("demo summary has %d more lines, want one per account:\n%s", len(rest), strings.Join(rest, "\n"))
 	}
 }
@@ -657,8 +658,8 @@ func TestPostgres(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(snap.Accounts) != 6 {
-			t.Errorf("%d accounts, want 6", len(snap.Accounts))
+		if len(snap.Accounts) != 7 {
+			t.Errorf("%d accounts, want 7", len(snap.Accounts))
 		}
 		if err := identity.CheckInvariants(snap); err != nil {
 			return err

@@ -130,6 +130,17 @@ func demoPeople() []demoPerson {
 			emails:      []identity.Email{{Address: "sophie.leroy@infirmiere.example", Verified: true, Primary: true}},
 			memberships: []identity.Membership{{OrgID: "cpts-sud", Role: identity.RoleMember, State: identity.MembershipPending}},
 		},
+		{ // ...and the coordinator of her CPTS, who validates her in the console.
+			key: "claire.moreau", role: "003 coordinator (org-admin)", source: "self",
+			hint: "log in here, then open /console/orgs/cpts-sud/members and validate sophie.leroy",
+			account: identity.Account{
+				Status: identity.StatusActive, Login: "claire.moreau",
+				GivenName: "Claire", FamilyName: "MOREAU", DisplayName: "Claire MOREAU",
+			},
+			emails: []identity.Email{{Address: "coordination@cpts-sud.example", Verified: true, Primary: true}},
+			memberships: []identity.Membership{{OrgID: "cpts-sud", Role: identity.RoleOrgAdmin, State: identity.MembershipValidated,
+				ValidatedBy: demoActor}},
+		},
 	}
 }
 

@@ -266,6 +266,7 @@ func mountFlows(cfg Config, st store.Store, srv *server.Server, svc *accounts.Se
 			return err
 		}
 		rh.MountPages(srv.Engine())
+		rh.MountConsole(srv.Engine(), pages)
 		rh.MountAPI(srv.APIGroup())
 	}
 	return nil

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/propagate"
 	"github.com/canonid/canonid/propagate/ldapwrite"
 	"github.com/canonid/canonid/propagate/webhook"
@@ -33,6 +35,8 @@ type SCIMSection struct {
 type Delivery struct {
 	// Orgs limits the target to the validated members of these orgs.
 	Orgs []string `yaml:"orgs"`
+	// Statuses limits the target to accounts in these statuses.
+	Statuses []string `yaml:"statuses"`
 	// MaxAttempts before a refused change becomes a dead letter (default 5).
 	MaxAttempts int `yaml:"max_attempts"`
 	// MinBackoff and MaxBackoff bound the pause between attempts
@@ -80,6 +84,11 @@ func (d Delivery) validate(orgs map[string]bool) []error {
 			errs = append(errs, fmt.Errorf("orgs: %q is not one of the orgs of the configuration", o))
 		}
 	}
+	for _, st := range d.Statuses {
+		if !slices.Contains(accountStatuses, st) {
+			errs = append(errs, fmt.Errorf("statuses: %q is not an account status (%s)", st, strings.Join(accountStatuses, ", ")))
+		}
+	}
 	if d.MaxAttempts < 0 {
 		errs = append(errs, errors.New("max_attempts: must not be negative"))
 	}
@@ -93,7 +102,7 @@ func (d Delivery) validate(orgs map[string]bool) []error {
 }
 
 func (d Delivery) target(name string) propagate.TargetConfig {
-	return propagate.TargetConfig{Name: name, Orgs: d.Orgs, MaxAttempts: d.MaxAttempts, MinBackoff: d.MinBackoff, MaxBackoff: d.MaxBackoff}
+	return propagate.TargetConfig{Name: name, Orgs: d.Orgs, Statuses: d.Statuses, MaxAttempts: d.MaxAttempts, MinBackoff: d.MinBackoff, MaxBackoff: d.MaxBackoff}
 }
 
 func (w WebhookConfig) webhook() webhook.Config {
@@ -148,6 +157,10 @@ func (c Config) validatePropagation() []error {
 	}
 	return errs
 }
+
+// accountStatuses are the statuses a target's scope may name.
+var accountStatuses = []string{string(identity.StatusActive), string(identity.StatusPendingActivation),
+	string(identity.StatusPendingValidation), string(identity.StatusSuspended)}
 
 // webhookEvents are the event types a webhook may subscribe to.
 var webhookEvents = append(slices.Clone(propagate.DefaultEvents), "membership.added", "membership.removed", "account.linked")

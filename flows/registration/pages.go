@@ -20,7 +20,7 @@ var templateFS embed.FS
 var localeFS embed.FS
 
 type templates struct {
-	form, confirm, message *web.FlowTemplate
+	form, confirm, message, console *web.FlowTemplate
 }
 
 func parseTemplates() (templates, error) {
@@ -28,7 +28,7 @@ func parseTemplates() (templates, error) {
 	for _, p := range []struct {
 		dst  **web.FlowTemplate
 		name string
-	}{{&t.form, "form.html"}, {&t.confirm, "confirm.html"}, {&t.message, "message.html"}} {
+	}{{&t.form, "form.html"}, {&t.confirm, "confirm.html"}, {&t.message, "message.html"}, {&t.console, "console.html"}} {
 		ft, err := web.ParseFlowTemplate(templateFS, nil, "templates/"+p.name)
 		if err != nil {
 			return templates{}, fmt.Errorf("registration: template %s: %w", p.name, err)

@@ -166,7 +166,7 @@ func (h *Handler) postActivate(c *gin.Context) {
 				formError = h.cat.T(lang, "redirect.address_required")
 				break
 			}
-			// Each choice mails a link to the address typed: a limit per
+			// A choice may mail a link to the address typed: a limit per
 			// account.
 			var pre State
 			if pre, err = h.svc.Inspect(ctx, token); err != nil {
@@ -177,14 +177,15 @@ func (h *Handler) postActivate(c *gin.Context) {
 				return
 			}
 			st, err = h.svc.ChooseRedirect(ctx, token, c.PostForm(fieldRedirectTo), c.PostForm(fieldKeepCopy) == "1", lang)
-			if err != nil {
-				h.redirectLimit.Give(pre.Account.ID) // no mail sent
+			if f := st.Account.MailForward; err != nil || (f != nil && !f.VerifiedAt.IsZero()) {
+				// No mail sent: refused, or verified without a link
+				// (the recovery address, or the address already
+				// verified).
+				h.redirectLimit.Give(pre.Account.ID)
 			}
 			switch {
 			case errors.Is(err, ErrRedirectAddress):
 				formError, err = h.cat.T(lang, "redirect.invalid"), nil
-			case errors.Is(err, ErrRedirectRecovery):
-				formError, err = h.cat.T(lang, "redirect.recovery"), nil
 			case errors.Is(err, ErrRedirectOwn):
 				formError, err = h.cat.T(lang, "redirect.own"), nil
 			}

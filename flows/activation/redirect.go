@@ -16,10 +16,12 @@ import (
 
 // The mail redirection step (seed 001, steps 5-1 and 6), for staff: the
 // person redirects their institutional mail to another address, keeping a
-// copy or not, or declines. The address is proved by a link mailed to it
-// (one-time token store.PurposeMailRedirect, Data {"address"}), followed
-// from any browser: its page shows what it confirms and its form POSTs to
-// PathRedirectConfirm.
+// copy or not, or declines. The recovery address, which the form offers by
+// default, is accepted verified at once: the person proved they control it
+// by following the activation link mailed there. Any other address is
+// proved by a link mailed to it (one-time token store.PurposeMailRedirect,
+// Data {"address"}), followed from any browser: its page shows what it
+// confirms and its form POSTs to PathRedirectConfirm.
 
 // sourceSelf is the source of the addresses people add to their own
 // account (flows emailmerge and registration); the others came from the
@@ -34,50 +36,49 @@ const dataAddress = "address"
 func redirectAllowed(st State) bool { return st.Step == StepRedirect || st.CanChangeRedirect() }
 
 // redirectAddress checks an address typed as the redirection of a and
-// returns it normalised: ErrRedirectAddress when it is not an address,
-// ErrRedirectRecovery when it is a's recovery address, ErrRedirectOwn
-// when it is one of a's institutional addresses (those it holds, verified
-// or pending, that the person did not add themself).
-func redirectAddress(ctx context.Context, tx store.Tx, a identity.Account, typed string) (string, error) {
-	addr := identity.NormalizeEmail(typed)
+// returns it normalised, and whether it is a's recovery address (the one
+// its activation links are mailed to): ErrRedirectAddress when it is not
+// an address, ErrRedirectOwn when it is one of a's institutional
+// addresses (those it holds, verified or pending, that the person did not
+// add themself), even if it is also the recovery address.
+func redirectAddress(ctx context.Context, tx store.Tx, a identity.Account, typed string) (addr string, recovery bool, err error) {
+	addr = identity.NormalizeEmail(typed)
 	if !identity.ValidEmail(addr) {
-		return "", fmt.Errorf("%w: %q", ErrRedirectAddress, typed)
+		return "", false, fmt.Errorf("%w: %q", ErrRedirectAddress, typed)
 	}
 	// What notify accepts as a recipient: a bare address, as typed.
 	if p, err := mail.ParseAddress(addr); err != nil || p.Name != "" || p.Address != addr {
-		return "", fmt.Errorf("%w: %q", ErrRedirectAddress, typed)
-	}
-	for _, v := range a.Attributes[identity.FieldRecoveryEmail] {
-		if identity.NormalizeEmail(v) == addr {
-			return "", ErrRedirectRecovery
-		}
+		return "", false, fmt.Errorf("%w: %q", ErrRedirectAddress, typed)
 	}
 	emails, err := tx.Emails().ListByAccount(ctx, a.ID)
 	if err != nil {
-		return "", fmt.Errorf("addresses of account %s: %w", a.ID, err)
+		return "", false, fmt.Errorf("addresses of account %s: %w", a.ID, err)
 	}
 	for _, e := range emails {
 		if e.Source != sourceSelf && identity.NormalizeEmail(e.Address) == addr {
-			return "", ErrRedirectOwn
+			return "", false, ErrRedirectOwn
 		}
 	}
-	return addr, nil
+	rec, ok := recoveryAddress(a)
+	return addr, ok && rec == addr, nil
 }
 
 // ChooseRedirect answers the redirection step: the account's mail is to
 // be redirected to address, with a copy kept in the institutional mailbox
-// if keepCopy. The redirection is pending until the link mailed to address
-// (template email_verification, in locale), valid Config.RedirectLinkTTL,
-// is followed (VerifyRedirect); the step is done meanwhile. Older
-// redirection links are voided. Until the activation is confirmed the step
-// may be answered again: another address, or the same one for a new link;
-// the address already verified keeps its verification and gets no link.
-// The address is refused with ErrRedirectAddress, ErrRedirectRecovery or
+// if keepCopy. The account's recovery address is verified at once, with no
+// link and no mail: the person proved they control it by following the
+// activation link mailed there. Any other address is pending until the
+// link mailed to it (template email_verification, in locale), valid
+// Config.RedirectLinkTTL, is followed (VerifyRedirect); the step is done
+// meanwhile. Older redirection links are voided. Until the activation is
+// confirmed the step may be answered again: another address, or the same
+// one for a new link; the address already verified keeps its verification
+// and gets no link. The address is refused with ErrRedirectAddress or
 // ErrRedirectOwn; ErrStepOrder for an account that is not staff.
 func (s *Service) ChooseRedirect(ctx context.Context, token, address string, keepCopy bool, locale string) (State, error) {
 	secret := base64.RawURLEncoding.EncodeToString(randomBytes(tokenSize))
 	return s.stepIf(ctx, token, redirectAllowed, func(tx store.Tx, a *identity.Account, now time.Time) error {
-		addr, err := redirectAddress(ctx, tx, *a, address)
+		addr, recovery, err := redirectAddress(ctx, tx, *a, address)
 		if err != nil {
 			return err
 		}
@@ -87,11 +88,15 @@ func (s *Service) ChooseRedirect(ctx context.Context, token, address string, kee
 		}
 		f := &identity.MailForward{Address: addr, KeepCopy: keepCopy, ChosenAt: now}
 		data := map[string]any{"address": addr, "keep_copy": keepCopy, "again": !a.Consents.MailForwardAnsweredAt.IsZero(),
-			"voided": voided}
-		if prev := a.MailForward; prev != nil && prev.Address == addr && !prev.VerifiedAt.IsZero() {
+			"recovery": recovery, "voided": voided}
+		switch prev := a.MailForward; {
+		case recovery:
+			f.VerifiedAt = now
+			data["verified"] = true
+		case prev != nil && prev.Address == addr && !prev.VerifiedAt.IsZero():
 			f.VerifiedAt = prev.VerifiedAt
 			data["verified"] = true
-		} else {
+		default:
 			tok := store.OneTimeToken{Purpose: store.PurposeMailRedirect, Hash: tokenHash(secret), AccountID: a.ID,
 				Data: map[string]string{dataAddress: addr}, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RedirectLinkTTL)}
 			if err := tx.Tokens().Create(ctx, &tok); err != nil {

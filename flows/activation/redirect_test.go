@@ -52,7 +52,8 @@ func (b *browser) choose(p page, token, address string, keepCopy bool) page {
 }
 
 // The seed's story for a member of staff: after the directory, the
-// redirection step; refused addresses say why; the address chosen, with a
+// redirection step, its address filled with the recovery address; refused
+// addresses say why; another address chosen, with a
 // copy kept, gets a link over SMTP; the activation goes on; the link,
 // followed from another browser, shows a form whose POST verifies the
 // redirection; the activation ends with the redirection verified and its
@@ -65,8 +66,15 @@ func TestRedirectStory(t *testing.T) {
 		token := tokenOf(t, link)
 		b := e.browser()
 		p := b.toRedirect(link)
-		if !strings.Contains(p.body, `name="`+fieldRedirectTo+`"`) || !strings.Contains(p.body, `name="`+fieldKeepCopy+`" value="1" checked`) {
-			t.Fatalf("the step lacks the address or the keep-copy box (checked by default):\n%s", p.body)
+		if !strings.Contains(p.body, `name="`+fieldRedirectTo+`" value="`+staffRecovery+`"`) ||
+			!strings.Contains(p.body, `name="`+fieldKeepCopy+`" value="1" checked`) {
+			t.Fatalf("the step lacks the address (the recovery address by default) or the keep-copy box (checked by default):\n%s", p.body)
+		}
+		wantContains(t, p, "Votre adresse de secours, "+staffRecovery+", est proposée par défaut",
+			"ne demande aucune confirmation", "Une autre adresse recevra un lien de confirmation",
+			"ne peut pas être l'une de vos adresses institutionnelles")
+		if strings.Contains(p.text(), "ni votre adresse de secours") {
+			t.Errorf("the step still refuses the recovery address:\n%s", p.body)
 		}
 
 		// Refused answers: the form again, saying why, nothing done.
@@ -75,8 +83,6 @@ func TestRedirectStory(t *testing.T) {
 			fields url.Values
 			msg    string
 		}{
-			{"recovery address", url.Values{fieldRedirect: {"yes"}, fieldRedirectTo: {" Julie.Dupont@PERSO.example "}, fieldKeepCopy: {"1"}},
-				"ne peuvent pas être redirigés vers votre adresse de secours : elle doit rester un moyen distinct de vous joindre"},
 			{"institutional address", url.Values{fieldRedirect: {"yes"}, fieldRedirectTo: {"Julie.Dupont@univ-test.example"}},
 				"l'une de vos adresses institutionnelles"},
 			{"not an address", url.Values{fieldRedirect: {"yes"}, fieldRedirectTo: {"julie at ailleurs"}}, "n'est pas une adresse e-mail valide"},
@@ -457,14 +463,17 @@ func TestRedirectChange(t *testing.T) {
 			t.Fatalf("no link to %s:\n%s", change, p.body)
 		}
 
-		// The form comes back filled with the choice, which a refused
-		// address leaves as it is.
+		// The form comes back filled with the choice, not the recovery
+		// address, which a refused address leaves as it is.
 		p = b.get(change)
 		wantStatus(t, p, http.StatusOK)
 		wantContains(t, p, "Étape 3 sur 5", "Redirection de votre messagerie", `value="juli@typo.example"`, "Garder ma réponse actuelle")
-		q := b.choose(p, token, staffRecovery, true)
+		if strings.Contains(p.body, `value="`+staffRecovery+`"`) {
+			t.Errorf("the form of a redirection chosen is filled with the recovery address:\n%s", p.body)
+		}
+		q := b.choose(p, token, staffInstitutional, true)
 		wantStatus(t, q, http.StatusBadRequest)
-		wantContains(t, q, "Étape 3 sur 5", "adresse de secours")
+		wantContains(t, q, "Étape 3 sur 5", "l'une de vos adresses institutionnelles")
 		if got := e.accountOf(a.ID); got.MailForward == nil || got.MailForward.Address != "juli@typo.example" {
 			t.Fatalf("a refused change changed the redirection: %+v", got.MailForward)
 		}
@@ -514,6 +523,144 @@ func TestRedirectChange(t *testing.T) {
 	})
 }
 
+// redirectTokens returns the account's pending redirection links.
+func (e *env) redirectTokens(accountID string) []store.OneTimeToken {
+	e.t.Helper()
+	var out []store.OneTimeToken
+	for _, tok := range e.pending(accountID) {
+		if tok.Purpose == store.PurposeMailRedirect {
+			out = append(out, tok)
+		}
+	}
+	return out
+}
+
+// The recovery address, which the form offers, is accepted verified at
+// once (the person proved they control it by following the activation
+// link mailed there): no link, no token, no mail over SMTP. Chosen after
+// another address, it voids that address's pending link.
+func TestRedirectRecovery(t *testing.T) {
+	eachEnv(t, nil, func(t *testing.T, e *env) {
+		e.clock.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, e.paris))
+		a := e.pendingStaff("jdupont", "Julie", "Dupont", "Julie.Dupont@Perso.example", staffInstitutional)
+		_, link := e.link()
+		token := tokenOf(t, link)
+		b := e.browser()
+		p := b.toRedirect(link)
+		en := e.browser().get(pathOf(t, link) + "&lang=en")
+		wantContains(t, en, "Step 3 of 5", `value="`+staffRecovery+`"`, "Your recovery address, "+staffRecovery+", is offered by default",
+			"needs no confirmation", "Another address will receive a confirmation link")
+
+		// The form as it comes, the recovery address filled in.
+		chosenAt := e.clock.Now()
+		p = b.choose(p, token, staffRecovery, true)
+		wantStatus(t, p, http.StatusOK)
+		wantContains(t, p, "Étape 4 sur 5", "Votre mot de passe")
+		e.noMail()
+		if toks := e.redirectTokens(a.ID); len(toks) != 0 {
+			t.Fatalf("redirection tokens for the recovery address: %+v", toks)
+		}
+		got := e.accountOf(a.ID)
+		if f := got.MailForward; f == nil || f.Address != staffRecovery || !f.KeepCopy || !f.ChosenAt.Equal(chosenAt) ||
+			!f.VerifiedAt.Equal(chosenAt) || !got.Consents.MailForwardAnsweredAt.Equal(chosenAt) {
+			t.Fatalf("the recovery address chosen: %+v, answered at %s", got.MailForward, got.Consents.MailForwardAnsweredAt)
+		}
+		ev := e.events(a.ID, EventRedirectChosen)
+		if len(ev) != 1 || ev[0]["address"] != staffRecovery || ev[0]["verified"] != true || ev[0]["recovery"] != true ||
+			ev[0]["again"] != false || ev[0]["voided"] != float64(0) || ev[0]["token_id"] != nil {
+			t.Fatalf("%s events: %v", EventRedirectChosen, ev)
+		}
+
+		// Another address: pending, its link mailed.
+		change := activateStepURL(token, StepRedirect)
+		p = b.get(change)
+		wantContains(t, p, `value="`+staffRecovery+`"`, "Garder ma réponse actuelle")
+		p = b.choose(p, token, staffForward, false)
+		wantStatus(t, p, http.StatusOK)
+		to, rlink := e.redirectLink()
+		if to != staffForward {
+			t.Fatalf("link to %s", to)
+		}
+		if got := e.accountOf(a.ID); got.MailForward == nil || got.MailForward.Address != staffForward || !got.MailForward.VerifiedAt.IsZero() {
+			t.Fatalf("another address chosen: %+v", got.MailForward)
+		}
+		if ev := e.events(a.ID, EventRedirectChosen); len(ev) != 2 || ev[1]["recovery"] != false || ev[1]["verified"] != false {
+			t.Fatalf("%s events: %v", EventRedirectChosen, ev)
+		}
+
+		// The recovery address again, typed otherwise: verified at once,
+		// the pending link voided, no mail.
+		e.clock.Advance(time.Minute)
+		chosenAt = e.clock.Now()
+		p = b.choose(b.get(change), token, " Julie.Dupont@PERSO.example ", true)
+		wantStatus(t, p, http.StatusOK)
+		e.noMail()
+		if toks := e.redirectTokens(a.ID); len(toks) != 0 {
+			t.Fatalf("redirection tokens after the recovery address: %+v", toks)
+		}
+		got = e.accountOf(a.ID)
+		if f := got.MailForward; f == nil || f.Address != staffRecovery || !f.KeepCopy || !f.VerifiedAt.Equal(chosenAt) {
+			t.Fatalf("the recovery address chosen again: %+v", got.MailForward)
+		}
+		if ev := e.events(a.ID, EventRedirectChosen); len(ev) != 3 || ev[2]["recovery"] != true || ev[2]["verified"] != true ||
+			ev[2]["again"] != true || ev[2]["voided"] != float64(1) || ev[2]["token_id"] != nil {
+			t.Fatalf("%s events: %v", EventRedirectChosen, ev)
+		}
+		wantStatus(t, e.browser().get(pathOf(t, rlink)), http.StatusBadRequest)
+		if _, err := e.svc.VerifyRedirect(t.Context(), tokenOf(t, rlink)); !errors.Is(err, ErrInvalidRedirectLink) {
+			t.Fatalf("the voided link: %v", err)
+		}
+
+		// The activation ends with the redirection verified.
+		p = b.step(p, token, StepPassword, url.Values{fieldPassword: {goodPassword}, fieldPasswordAgain: {goodPassword}})
+		wantContains(t, p, "Étape 5 sur 5", "Vos mails sont redirigés vers "+staffRecovery+", avec une copie")
+		p = b.step(p, token, StepConfirm, nil)
+		wantStatus(t, p, http.StatusOK)
+		wantContains(t, p, "Votre compte est activé")
+		if strings.Contains(p.text(), "attend sa confirmation") {
+			t.Error("the done page says the recovery address awaits confirmation")
+		}
+		activated := e.events(a.ID, identity.EventAccountActivated)
+		if len(activated) != 1 {
+			t.Fatalf("%s events: %v", identity.EventAccountActivated, activated)
+		}
+		if mf, _ := activated[0]["mail_forward"].(map[string]any); mf["address"] != staffRecovery || mf["verified"] != true {
+			t.Fatalf("%s mail_forward: %v", identity.EventAccountActivated, activated[0]["mail_forward"])
+		}
+		if to, _ := e.mail(); to != staffRecovery {
+			t.Fatalf("confirmation mail to %s", to)
+		}
+		e.noMail()
+		if n := len(e.events(a.ID, EventRedirectVerified)); n != 0 {
+			t.Fatalf("%d %s events without a link", n, EventRedirectVerified)
+		}
+	})
+}
+
+// A recovery address that is also one of the account's institutional
+// addresses is refused: the mail would come back to the mailbox it leaves.
+func TestRedirectRecoveryInstitutional(t *testing.T) {
+	eachEnv(t, nil, func(t *testing.T, e *env) {
+		ctx := t.Context()
+		a := e.pendingStaff("jdupont", "Julie", "Dupont", staffInstitutional, staffInstitutional)
+		_, link := e.link()
+		token := tokenOf(t, link)
+		if _, err := e.svc.AcceptCharter(ctx, token, "2021-06"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.ChooseDirectory(ctx, token, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.ChooseRedirect(ctx, token, staffInstitutional, true, "fr"); !errors.Is(err, ErrRedirectOwn) {
+			t.Fatalf("ChooseRedirect: %v, want ErrRedirectOwn", err)
+		}
+		if got := e.accountOf(a.ID); got.MailForward != nil || !got.Consents.MailForwardAnsweredAt.IsZero() {
+			t.Fatalf("a refused address changed the account: %+v %+v", got.MailForward, got.Consents)
+		}
+		e.noMail()
+	})
+}
+
 // The step's POST needs the CSRF token, like the others.
 func TestRedirectCSRF(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
@@ -539,7 +686,8 @@ func TestRedirectCSRF(t *testing.T) {
 	})
 }
 
-// Each choice mails a link to the address typed: limited per account.
+// Each choice of an address other than the recovery one mails a link to
+// it: limited per account.
 func TestRedirectRateLimit(t *testing.T) {
 	tune := func(c *Config) { c.RedirectLimit = Limit{Events: 2, Per: time.Hour, Burst: 2} }
 	eachEnv(t, tune, func(t *testing.T, e *env) {
@@ -548,9 +696,15 @@ func TestRedirectRateLimit(t *testing.T) {
 		token := tokenOf(t, link)
 		b := e.browser()
 		p := b.toRedirect(link)
-		// A refused address mails nothing and counts for nothing.
-		p = b.choose(p, token, staffRecovery, true)
+		// A refused address mails nothing and counts for nothing; nor
+		// does the recovery address, verified without a link, chosen
+		// again and again.
+		p = b.choose(p, token, staffInstitutional, true)
 		wantStatus(t, p, http.StatusBadRequest)
+		for range 3 {
+			wantStatus(t, b.choose(b.get(activateStepURL(token, StepRedirect)), token, staffRecovery, true), http.StatusOK)
+		}
+		e.noMail()
 		for i, addr := range []string{"one@ailleurs.example", "two@ailleurs.example", "three@ailleurs.example"} {
 			q := b.choose(b.get(activateStepURL(token, StepRedirect)), token, addr, true)
 			if i < 2 {

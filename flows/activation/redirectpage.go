@@ -17,10 +17,12 @@ import (
 // redirectForm fills d with the redirection step's form: redirect to an
 // address (keeping a copy or not) or not at all. It is filled with typed,
 // the form posted, when not nil; else with the redirection chosen before,
-// if any (changing it), keeping a copy being the default (the seed
-// recommends it).
+// if any (changing it); else the address is the recovery address, as in
+// the seed, which needs no confirmation. Keeping a copy is the default
+// (the seed recommends it).
 func (h *Handler) redirectForm(lang, token string, st State, typed url.Values, d *stepData) {
-	choice, address, keepCopy := "", "", true
+	recovery, hasRecovery := recoveryAddress(st.Account)
+	choice, address, keepCopy := "", recovery, true
 	answered := !st.Account.Consents.MailForwardAnsweredAt.IsZero()
 	switch f := st.Account.MailForward; {
 	case typed != nil:
@@ -30,7 +32,11 @@ func (h *Handler) redirectForm(lang, token string, st State, typed url.Values, d
 	case answered:
 		choice = "no"
 	}
-	d.Paragraphs = []string{h.cat.T(lang, "redirect.intro"), h.cat.T(lang, "redirect.link"), h.cat.T(lang, "redirect.rules")}
+	link := h.cat.T(lang, "redirect.link")
+	if hasRecovery {
+		link = h.cat.T(lang, "redirect.link.recovery", recovery)
+	}
+	d.Paragraphs = []string{h.cat.T(lang, "redirect.intro"), link, h.cat.T(lang, "redirect.rules")}
 	if answered {
 		d.Paragraphs = append(d.Paragraphs, h.redirectSummary(lang, st.Account.MailForward))
 		d.Links = append(d.Links, pageLink{Href: activateURL(token), Label: h.cat.T(lang, "redirect.keep_answer")})

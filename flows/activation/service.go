@@ -7,15 +7,17 @@
 // a password, confirm.
 //
 // Staff are the accounts whose affiliation is one of
-// Config.StaffAffiliations. A redirection chosen is pending until the link
-// mailed to its address (valid Config.RedirectLinkTTL, by default 24 hours)
-// is followed, from any browser, before or after the activation ends: the
-// step is done once answered, and the activation does not wait for the
-// link. The address must be neither the recovery address nor one of the
-// account's institutional addresses. The answer is the account's
-// MailForward (nil when declined) and its Consents.MailForwardAnsweredAt;
-// until the activation is confirmed the person may answer again (another
-// address, a new link, or no redirection).
+// Config.StaffAffiliations. The redirection form offers the recovery
+// address, verified as soon as chosen: the person proved they control it
+// by following the activation link mailed there. Another address is
+// pending until the link mailed to it (valid Config.RedirectLinkTTL, by
+// default 24 hours) is followed, from any browser, before or after the
+// activation ends: the step is done once answered, and the activation does
+// not wait for the link. The address must not be one of the account's
+// institutional addresses. The answer is the account's MailForward (nil
+// when declined) and its Consents.MailForwardAnsweredAt; until the
+// activation is confirmed the person may answer again (another address, a
+// new link, or no redirection).
 //
 // The first link is valid until 23:59:59 of the next day, a link sent again
 // (Resend, ResendByLogin: the person gives their login) until 23:59:59 of
@@ -64,11 +66,12 @@ const (
 	// visible.
 	EventDirectoryChosen = "activation.directory_chosen"
 	// EventRedirectChosen: a mail redirection was chosen and, unless it is
-	// the same address already verified, a link mailed to its address.
-	// Data: address, keep_copy, again (a previous answer was replaced),
-	// verified (the address was already verified: no link), token_id and
-	// expires_at (of the link mailed, if any), voided (older redirection
-	// links).
+	// the recovery address or the same address already verified, a link
+	// mailed to its address. Data: address, keep_copy, again (a previous
+	// answer was replaced), recovery (the address is the recovery address:
+	// verified at once), verified (no link: the recovery address, or the
+	// address already verified), token_id and expires_at (of the link
+	// mailed, if any), voided (older redirection links).
 	EventRedirectChosen = "activation.redirect_chosen"
 	// EventRedirectSkipped: the person chose not to redirect their mail.
 	// Data: cleared (the address of the redirection this removed, if
@@ -119,10 +122,6 @@ var (
 	// ErrRedirectAddress: the redirection address is not an e-mail
 	// address.
 	ErrRedirectAddress = errors.New("the redirection address is not a valid e-mail address")
-	// ErrRedirectRecovery: the redirection address is the account's
-	// recovery address, which must stay a separate way of reaching the
-	// person (the links that recover the account go there).
-	ErrRedirectRecovery = errors.New("mail cannot be redirected to the recovery address: it must stay a separate way of reaching the person, where the links that recover the account are sent")
 	// ErrRedirectOwn: the redirection address is one of the account's own
 	// institutional addresses: the mail would come back to the mailbox it
 	// leaves.
@@ -165,9 +164,10 @@ type Config struct {
 	// RedirectLinkTTL is how long the link that confirms a redirection
 	// address works. Default 24 hours.
 	RedirectLinkTTL time.Duration `yaml:"redirect_link_ttl"`
-	// RedirectLimit bounds, per account, the redirections chosen (each
-	// mails a link to an address the person typed). Default 5 per hour,
-	// burst 5.
+	// RedirectLimit bounds, per account, the redirections chosen that
+	// mail a link to an address the person typed (the recovery address
+	// and the address already verified get no link and do not count).
+	// Default 5 per hour, burst 5.
 	RedirectLimit Limit `yaml:"redirect_limit"`
 }
 

@@ -7,7 +7,7 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # -race needs cgo (a C compiler); without one the suite still runs, unraced.
 RACE    := $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race,)
 
-.PHONY: build run test lint bench
+.PHONY: build run test fuzz lint bench
 
 ## build: compile bin/canonid
 build:
@@ -21,12 +21,41 @@ run: build
 ## everything under the race detector with -short (the randomized merge test
 ## runs 1,000 operations there), then that test at full size (10,000) without it,
 ## then propagation with a target down during 10,000 changes, then the file
-## reader's fuzz test for a short time
+## reader's fuzz test for a short time and every other fuzz target for 5s
+## (make fuzz runs them longer)
 test:
 	$(GO) test $(RACE) -short -count=1 -timeout 14m ./...
 	$(GO) test -count=1 -timeout 14m -run '^TestRandomOperations$$' ./accounts/
 	$(GO) test -count=1 -timeout 5m -run '^TestTargetDownThenBack$$' ./propagate/
 	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 15s -fuzzminimizetime 2s ./connectors/csvimport/
+	$(GO) test -run '^$$' -fuzz '^FuzzFilter$$' -fuzztime 5s -fuzzminimizetime 2s ./scim/
+	$(GO) test -run '^$$' -fuzz '^FuzzListFilter$$' -fuzztime 5s -fuzzminimizetime 2s ./scim/
+	$(GO) test -run '^$$' -fuzz '^FuzzUsersPatch$$' -fuzztime 5s -fuzzminimizetime 2s ./scim/
+	$(GO) test -run '^$$' -fuzz '^FuzzUsersPost$$' -fuzztime 5s -fuzzminimizetime 2s ./scim/
+	$(GO) test -run '^$$' -fuzz '^FuzzMapping$$' -fuzztime 5s -fuzzminimizetime 2s ./mapping/
+	$(GO) test -run '^$$' -fuzz '^FuzzTransform$$' -fuzztime 5s -fuzzminimizetime 2s ./mapping/
+	$(GO) test -run '^$$' -fuzz '^FuzzLogin$$' -fuzztime 5s -fuzzminimizetime 2s ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzConfirmPage$$' -fuzztime 5s -fuzzminimizetime 2s ./flows/emailmerge/
+	$(GO) test -run '^$$' -fuzz '^FuzzMergePage$$' -fuzztime 5s -fuzzminimizetime 2s ./flows/mergekey/
+	$(GO) test -run '^$$' -fuzz '^FuzzLinkPages$$' -fuzztime 5s -fuzzminimizetime 2s ./flows/activation/
+	$(GO) test -run '^$$' -fuzz '^FuzzConfirmPage$$' -fuzztime 5s -fuzzminimizetime 2s ./flows/registration/
+
+## fuzz: every fuzz target for FUZZTIME each, one after the other (go test
+## -fuzz takes one target per run; no test timeout): make fuzz FUZZTIME=30m
+FUZZTIME ?= 2m
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -timeout 0 ./connectors/csvimport/
+	$(GO) test -run '^$$' -fuzz '^FuzzFilter$$' -fuzztime $(FUZZTIME) -timeout 0 ./scim/
+	$(GO) test -run '^$$' -fuzz '^FuzzListFilter$$' -fuzztime $(FUZZTIME) -timeout 0 ./scim/
+	$(GO) test -run '^$$' -fuzz '^FuzzUsersPatch$$' -fuzztime $(FUZZTIME) -timeout 0 ./scim/
+	$(GO) test -run '^$$' -fuzz '^FuzzUsersPost$$' -fuzztime $(FUZZTIME) -timeout 0 ./scim/
+	$(GO) test -run '^$$' -fuzz '^FuzzMapping$$' -fuzztime $(FUZZTIME) -timeout 0 ./mapping/
+	$(GO) test -run '^$$' -fuzz '^FuzzTransform$$' -fuzztime $(FUZZTIME) -timeout 0 ./mapping/
+	$(GO) test -run '^$$' -fuzz '^FuzzLogin$$' -fuzztime $(FUZZTIME) -timeout 0 ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzConfirmPage$$' -fuzztime $(FUZZTIME) -timeout 0 ./flows/emailmerge/
+	$(GO) test -run '^$$' -fuzz '^FuzzMergePage$$' -fuzztime $(FUZZTIME) -timeout 0 ./flows/mergekey/
+	$(GO) test -run '^$$' -fuzz '^FuzzLinkPages$$' -fuzztime $(FUZZTIME) -timeout 0 ./flows/activation/
+	$(GO) test -run '^$$' -fuzz '^FuzzConfirmPage$$' -fuzztime $(FUZZTIME) -timeout 0 ./flows/registration/
 
 ## lint: formatting and vet
 lint:

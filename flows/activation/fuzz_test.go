@@ -223,6 +223,7 @@ func (fx *linkFuzz) request(op uint8, token, step, value string) *httptest.Respo
 	return fx.serve(req)
 }
 
+// serve runs a request through the pages.
 func (fx *linkFuzz) serve(req *http.Request) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	fx.engine.ServeHTTP(rec, req)

@@ -41,6 +41,10 @@ type Config struct {
 	// Defaults: 5 per 15 minutes, burst 5.
 	IdentifierRate  Rate `yaml:"identifier_rate"`
 	IdentifierBurst int  `yaml:"identifier_burst"`
+	// HelpURL is where people ask the help desk: an http(s) page or a
+	// mailto: address. The account pages link to it (for instance to ask
+	// for the merge of an account the person cannot log in to). Optional.
+	HelpURL string `yaml:"help_url"`
 }
 
 // Secret is key material: a []byte that a YAML string decodes into and that
@@ -139,6 +143,12 @@ func (c Config) Validate() error {
 	errs = append(errs, c.LoginRate.validate("login_rate")...)
 	if c.LoginBurst < 1 {
 		errs = append(errs, fmt.Errorf("login_burst: must be at least 1, got %d", c.LoginBurst))
+	}
+	if c.HelpURL != "" {
+		if u, err := url.Parse(c.HelpURL); err != nil || !(u.Scheme == "mailto" && u.Opaque != "" ||
+			(u.Scheme == "http" || u.Scheme == "https") && u.Host != "") {
+			errs = append(errs, fmt.Errorf("help_url: must be an absolute http(s) URL or a mailto: address, got %q", c.HelpURL))
+		}
 	}
 	errs = append(errs, c.IdentifierRate.validate("identifier_rate")...)
 	if c.IdentifierBurst < 1 {

@@ -93,11 +93,18 @@ func (h *Handler) RenderFlow(c *gin.Context, status int, p *FlowTemplate, v Flow
 		u.RawQuery = q.Encode()
 		sw = u.String()
 	}
-	h.render(c, status, p.t, FlowPage{
+	page := FlowPage{
 		view: view{L: loc, Title: v.Title, CSRF: h.csrfToken(c), CSS: PathCSS,
 			Switch: link{Href: sw, Label: other.T("lang.name"), Lang: other.Tag}},
 		Lang: loc.Tag, Data: v.Data,
-	})
+	}
+	if h.accountPath != "" {
+		if _, ok := h.Session(c.Request); ok {
+			page.Account = &link{Href: h.accountPath, Label: loc.T("nav.account"),
+				Current: c.Request.URL.Path == h.accountPath}
+		}
+	}
+	h.render(c, status, p.t, page)
 }
 
 // CheckFlowPost reports whether a POST of a flow page may act: it does not

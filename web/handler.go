@@ -95,6 +95,16 @@ type Deps struct {
 	// package's RequestID), recorded with events and shown on error
 	// pages. Nil: none.
 	RequestID func(ctx context.Context) string
+	// AccountPath is where the person's own account pages are (package
+	// web/account, "/account"): the page that shows who is logged in
+	// links to it, and so does the header of the flows' pages when a
+	// session is open. "": no such link.
+	AccountPath string
+	// ConsolePath is the coordinators' console ("/console", package
+	// flows/registration): the page that shows who is logged in links to
+	// it for the accounts that coordinate an org (active, with a
+	// validated org-admin membership). "": no such link.
+	ConsolePath string
 }
 
 // Handler serves the login pages.
@@ -108,6 +118,9 @@ type Handler struct {
 	activation ActivationResender
 	upstreams  []Upstream
 	reqID      func(ctx context.Context) string
+	// accountPath and consolePath are Deps.AccountPath and
+	// Deps.ConsolePath.
+	accountPath, consolePath string
 	// conns are the upstream connectors by name; sealer seals their
 	// cookies.
 	conns  map[string]UpstreamConnector
@@ -170,6 +183,11 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 			errs = append(errs, fmt.Errorf("web: Deps.Upstreams[%d] (%s): bad start URL %q", i, u.Name, u.StartURL))
 		}
 	}
+	for _, p := range []struct{ name, path string }{{"AccountPath", deps.AccountPath}, {"ConsolePath", deps.ConsolePath}} {
+		if p.path != "" && LocalPath(p.path) != p.path {
+			errs = append(errs, fmt.Errorf("web: Deps.%s: %q is not a path of this site", p.name, p.path))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -179,6 +197,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		cfg: cfg, store: deps.Store, auth: deps.Auth, requests: deps.Requests,
 		log: deps.Logger, now: deps.Now, activation: deps.Activation,
 		upstreams: slices.Clone(deps.Upstreams), reqID: deps.RequestID, conns: conns,
+		accountPath: deps.AccountPath, consolePath: deps.ConsolePath,
 		origin: origin, secure: strings.HasPrefix(origin, "https:"),
 	}
 	if h.log == nil {
@@ -296,6 +315,12 @@ func (h *Handler) getLogin(c *gin.Context) {
 	if s, ok := h.Session(c.Request); ok && !h.linking(c) {
 		switch {
 		case lr == nil:
+			// Already logged in: straight back where the person was
+			// going, if anywhere.
+			if next := nextOf(c); next != "" {
+				c.Redirect(http.StatusSeeOther, next)
+				return
+			}
 			h.renderLoggedIn(c, loc, s)
 			return
 		case !h.reauthenticate(lr, s):
@@ -398,6 +423,8 @@ func (h *Handler) guardPost(c *gin.Context) bool {
 	reload := PathLogin
 	if id := c.PostForm(paramRequest); id != "" {
 		reload += "?" + url.Values{paramRequest: {id}}.Encode()
+	} else {
+		reload = WithNext(reload, nextOf(c))
 	}
 	h.renderMessage(c, http.StatusForbidden, loc, message{
 		Title:      loc.T("csrf.title"),

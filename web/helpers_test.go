@@ -171,6 +171,7 @@ type options struct {
 	activation ActivationResender
 	upstreams  []Upstream
 	cfg        func(*Config)
+	deps       func(*Deps)
 }
 
 func newEnv(t *testing.T, o options) *env {
@@ -190,10 +191,14 @@ func newEnv(t *testing.T, o options) *env {
 	if o.cfg != nil {
 		o.cfg(&cfg)
 	}
-	h, err := New(cfg, Deps{
+	deps := Deps{
 		Store: e.st, Auth: e.auth, Requests: e.reqs, Now: e.clock.Now,
 		Activation: o.activation, Upstreams: o.upstreams,
-	})
+	}
+	if o.deps != nil {
+		o.deps(&deps)
+	}
+	h, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

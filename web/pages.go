@@ -61,6 +61,9 @@ type view struct {
 	CSRF   string
 	Switch link
 	CSS    string
+	// Account, when set, is the header's link to the person's account
+	// (a session is open); Current marks it as the page shown.
+	Account *link
 }
 
 // link is a link of a page.
@@ -68,12 +71,17 @@ type link struct {
 	Href  string
 	Label string
 	Lang  string
+	// Current marks a navigation link to the page shown
+	// (aria-current="page").
+	Current bool
 }
 
 // loginView is the login form.
 type loginView struct {
 	view
-	Request    string
+	Request string
+	// Next is where to go once logged in, without a request (ParamNext).
+	Next       string
 	ClientName string
 	Identifier string
 	Error      string
@@ -114,6 +122,11 @@ func (h *Handler) newView(c *gin.Context, loc locale, lr *LoginRequest, title st
 	if lr != nil {
 		q.Set(paramRequest, lr.ID)
 	}
+	if lr == nil {
+		if next := nextOf(c); next != "" {
+			q.Set(ParamNext, next)
+		}
+	}
 	return view{
 		L: loc, Title: title, CSRF: h.csrfToken(c), CSS: PathCSS,
 		Switch: link{Href: PathLogin + "?" + q.Encode(), Label: other.T("lang.name"), Lang: other.Tag},
@@ -138,9 +151,15 @@ func (h *Handler) renderLogin(c *gin.Context, status int, loc locale, lr *LoginR
 	if lr != nil {
 		v.Request = lr.ID
 		v.ClientName = clientName(lr)
+	} else {
+		v.Next = nextOf(c)
 	}
 	for _, u := range h.upstreams {
-		v.Upstreams = append(v.Upstreams, link{Href: upstreamHref(u.StartURL, v.Request), Label: u.Label})
+		href := upstreamHref(u.StartURL, v.Request)
+		if v.Next != "" {
+			href = withQuery(href, ParamNext, v.Next)
+		}
+		v.Upstreams = append(v.Upstreams, link{Href: href, Label: u.Label})
 	}
 	h.render(c, status, h.pages.login, v)
 }
@@ -156,6 +175,18 @@ func upstreamHref(start, request string) string {
 	}
 	q := u.Query()
 	q.Set(paramRequest, request)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// withQuery sets a query parameter of a URL.
+func withQuery(href, key, value string) string {
+	u, err := url.Parse(href)
+	if err != nil {
+		return href
+	}
+	q := u.Query()
+	q.Set(key, value)
 	u.RawQuery = q.Encode()
 	return u.String()
 }
@@ -276,15 +307,44 @@ func (h *Handler) renderLoggedIn(c *gin.Context, loc locale, s store.Session) {
 		Paragraphs: []string{loc.T("loggedin.body", who)},
 		Forms:      []form{{Action: PathLogout, Label: loc.T("logout.button")}},
 	}
+	if h.accountPath != "" {
+		m.Links = append(m.Links, link{Href: h.accountPath, Label: loc.T("loggedin.account")})
+	}
 	switch status {
 	case identity.StatusActive:
 		m.Paragraphs = append(m.Paragraphs, loc.T("loggedin.apps"))
+		if h.consolePath != "" {
+			switch ok, err := h.coordinates(ctx, s.AccountID); {
+			case err != nil:
+				h.renderError(c, loc, "read memberships", err)
+				return
+			case ok:
+				m.Links = append(m.Links, link{Href: h.consolePath, Label: loc.T("loggedin.console")})
+			}
+		}
 	case identity.StatusPendingActivation, identity.StatusPendingValidation:
 		g := h.gateMessage(c, loc, nil, &GateError{Gate: Gate(status), AccountID: s.AccountID})
 		m.Paragraphs = append(m.Paragraphs, g.Paragraphs...)
 		m.Forms = append(g.Forms, m.Forms...)
 	}
 	h.renderMessage(c, http.StatusOK, loc, m)
+}
+
+// coordinates reports whether the account has a validated org-admin
+// membership (the console's own check adds that the account is active).
+func (h *Handler) coordinates(ctx context.Context, accountID string) (bool, error) {
+	ok := false
+	err := h.store.View(ctx, func(tx store.Tx) error {
+		ms, err := tx.Memberships().ListByAccount(ctx, accountID)
+		for _, m := range ms {
+			ok = ok || m.Role == identity.RoleOrgAdmin && m.State == identity.MembershipValidated
+		}
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("memberships of %s: %w", accountID, err)
+	}
+	return ok, nil
 }
 
 // describeAccount names an account for the person: "Display Name

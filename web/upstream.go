@@ -167,9 +167,11 @@ func (h *Handler) setCookie(w http.ResponseWriter, name, value, path string, max
 
 // upstreamStart is the content of the canonid_upstream cookie.
 type upstreamStart struct {
-	Connector string         `json:"c"`
-	Request   string         `json:"r,omitempty"`
-	Pending   oidcup.Pending `json:"p"`
+	Connector string `json:"c"`
+	Request   string `json:"r,omitempty"`
+	// Next is where to go once logged in, without a request (ParamNext).
+	Next    string         `json:"n,omitempty"`
+	Pending oidcup.Pending `json:"p"`
 }
 
 // pendingIdentity is the content of the canonid_upstream_link cookie: an
@@ -238,6 +240,8 @@ func (h *Handler) getUpstreamStart(c *gin.Context) {
 	st := upstreamStart{Connector: conn.Name(), Pending: p}
 	if lr != nil {
 		st.Request = lr.ID
+	} else {
+		st.Next = nextOf(c)
 	}
 	value, err := h.seal(upstreamCookie, h.now().Add(oidcup.PendingTTL), st)
 	if err != nil {
@@ -282,6 +286,9 @@ func (h *Handler) getUpstreamCallback(c *gin.Context) {
 		h.renderRestart(c, h.locale(c, nil), nil, conn)
 		return
 	}
+	// The callback's own URL is the provider's: the return path is the
+	// one kept with the login begun.
+	c.Set(ctxNext, st.Next)
 	lr, ok := h.describe(c, st.Request)
 	if !ok {
 		return
@@ -347,7 +354,13 @@ func (h *Handler) logIn(c *gin.Context, loc locale, lr *LoginRequest, n newSessi
 	}
 	h.setSessionCookie(c.Writer, cookie)
 	if lr == nil {
-		c.Redirect(http.StatusSeeOther, PathLogin)
+		// Back where the person was going, or the page that shows who
+		// is logged in.
+		next := nextOf(c)
+		if next == "" {
+			next = PathLogin
+		}
+		c.Redirect(http.StatusSeeOther, next)
 		return
 	}
 	h.complete(c, loc, lr, n.accountID, sess.AuthTime, n.amr)
@@ -524,6 +537,8 @@ func (h *Handler) postLinkCancel(c *gin.Context) {
 	back := PathLogin
 	if id := c.PostForm(paramRequest); id != "" {
 		back += "?" + url.Values{paramRequest: {id}}.Encode()
+	} else {
+		back = WithNext(back, nextOf(c))
 	}
 	c.Redirect(http.StatusSeeOther, back)
 }

@@ -375,8 +375,8 @@ func TestSeedDemo(t *testing.T) {
 		if err := identity.CheckInvariants(snap); err != nil {
 			return fmt.Errorf("invariants: %w", err)
 		}
-		if len(snap.Accounts) != 7 {
-			t.Errorf("%d accounts, want 7", len(snap.Accounts))
+		if len(snap.Accounts) != 8 {
+			t.Errorf("%d accounts, want 8", len(snap.Accounts))
 		}
 
 		byLogin := []struct {
@@ -472,7 +472,7 @@ func TestSeedDemo(t *testing.T) {
 		for _, c := range []struct {
 			typ  string
 			want int
-		}{{identity.EventAccountCreated, 7}, {identity.EventMembershipAdded, 6}, {identity.EventOrgUpserted, 4}} {
+		}{{identity.EventAccountCreated, 8}, {identity.EventMembershipAdded, 6}, {identity.EventOrgUpserted, 4}} {
 			entries, err := tx.Audit().List(ctx, store.AuditQuery{Type: c.typ})
 			if err != nil {
 				return err
@@ -599,7 +599,7 @@ orgs:
 	for l := range lines {
 		rest = append(rest, l)
 	}
-	if len(rest) != 7 {
+	if len(rest) != 8 {
 		t.Errorf("demo summary has %d more lines, want one per account:\n%s", len(rest), strings.Join(rest, "\n"))
 	}
 }
@@ -658,8 +658,8 @@ func TestPostgres(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(snap.Accounts) != 7 {
-			t.Errorf("%d accounts, want 7", len(snap.Accounts))
+		if len(snap.Accounts) != 8 {
+			t.Errorf("%d accounts, want 8", len(snap.Accounts))
 		}
 		if err := identity.CheckInvariants(snap); err != nil {
 			return err

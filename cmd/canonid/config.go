@@ -79,8 +79,8 @@ type Config struct {
 	// token lifetimes.
 	OIDC oidc.Config `yaml:"oidc"`
 	// Login configures the login pages: sessions, CSRF secret, rate
-	// limits.
-	Login web.Config `yaml:"login"`
+	// limits; and who may use the support console (admins).
+	Login LoginConfig `yaml:"login"`
 	// Mail configures how mail is sent; nil (no mail section) sends none.
 	Mail *notify.Config `yaml:"mail"`
 	// Flows tunes the self-service flows.
@@ -213,12 +213,13 @@ func (c Config) Validate() error {
 		}
 		errs = append(errs, prefixErrors("flows.activation", ac.Validate())...)
 	}
-	login := c.Login
+	login := c.Login.Config
 	if len(login.Secret) == 0 {
 		login.Secret = make(web.Secret, 32) // serve draws one; only its absence is allowed
 	}
 	login.PublicURL = "https://canonid.invalid" // public_url is checked above
 	errs = append(errs, prefixErrors("login", login.Validate())...)
+	errs = append(errs, prefixErrors("login", c.Login.validateAdmins())...)
 	seen := make(map[string]int, len(c.Orgs))
 	for i, o := range c.Orgs {
 		path := fmt.Sprintf("orgs[%d]", i)

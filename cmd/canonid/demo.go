@@ -141,8 +141,20 @@ func demoPeople() []demoPerson {
 			memberships: []identity.Membership{{OrgID: "cpts-sud", Role: identity.RoleOrgAdmin, State: identity.MembershipValidated,
 				ValidatedBy: demoActor}},
 		},
+		{ // The help desk, with the support console (login.admins).
+			key: "support.demo", role: "support staff (admin console)", source: "admin",
+			hint: "log in here, then open /admin: accounts, duplicates, merges, imports, propagation, audit",
+			account: identity.Account{
+				Status: identity.StatusActive, Login: "support.demo",
+				GivenName: "Support", FamilyName: "DÉMO", DisplayName: "Support DÉMO",
+			},
+			emails: []identity.Email{{Address: "support@univ-test.example", Verified: true, Primary: true}},
+		},
 	}
 }
+
+// demoAdmin is the demo account that may use the support console.
+const demoAdmin = "support.demo"
 
 // accountCreatedData is the payload of the demo's account.created events.
 type accountCreatedData struct {

@@ -26,6 +26,7 @@ import (
 	"github.com/canonid/canonid/server"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/web"
+	"github.com/canonid/canonid/web/account"
 
 	ldapconn "github.com/canonid/canonid/connectors/ldap"
 )
@@ -52,7 +53,7 @@ func mountLogin(ctx context.Context, cfg Config, st store.Store, srv *server.Ser
 	if oidcCfg.Keys.Secret == "" { // no clients (Validate requires it with some): nothing to protect yet
 		oidcCfg.Keys.Secret = rand.Text() + rand.Text()
 	}
-	loginCfg := cfg.Login
+	loginCfg := cfg.Login.Config
 	loginCfg.PublicURL = cfg.Server.PublicURL
 	if len(loginCfg.Secret) == 0 {
 		loginCfg.Secret = web.Secret(rand.Text() + rand.Text())
@@ -89,10 +90,15 @@ func mountLogin(ctx context.Context, cfg Config, st store.Store, srv *server.Ser
 	if act != nil {
 		resender = act
 	}
+	consolePath := ""
+	if cfg.Flows.Registration != nil && cfg.Mail != nil { // the console is mounted with the registration flow
+		consolePath = registration.PathConsole
+	}
 	pages, err = web.New(loginCfg, web.Deps{
 		Activation: resender,
 		Store:      st, Auth: authn.New(st, dirs, logger.With("component", "authn")), Requests: provider,
 		Logger: logger.With("component", "web"), RequestID: server.RequestID, UpstreamConnectors: upstreams,
+		AccountPath: account.PathAccount, ConsolePath: consolePath,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -216,7 +222,7 @@ func mountFlows(cfg Config, st store.Store, srv *server.Server, svc *accounts.Se
 	mkh.Mount(me, srv.Engine())
 
 	if queue == nil {
-		return nil
+		return mountAccount(cfg, st, srv, svc, pages, mk, nil, nil, logger)
 	}
 	emCfg := cfg.Flows.Email
 	emCfg.PublicURL, emCfg.Location = cfg.Server.PublicURL, loc
@@ -237,6 +243,8 @@ func mountFlows(cfg Config, st store.Store, srv *server.Server, svc *accounts.Se
 			return err
 		}
 		ah.MountPages(srv.Engine())
+		// Its JSON API: the link's token authenticates, no bearer token.
+		ah.MountPublicAPI(srv.Engine().Group(server.APIPrefix))
 	}
 
 	if rc := cfg.Flows.Registration; rc != nil {
@@ -268,7 +276,37 @@ func mountFlows(cfg Config, st store.Store, srv *server.Server, svc *accounts.Se
 		rh.MountPages(srv.Engine())
 		rh.MountConsole(srv.Engine(), pages)
 		rh.MountAPI(srv.APIGroup())
+		// The person's JSON API: the link's token authenticates, no bearer token.
+		rh.MountPublicAPI(srv.Engine().Group(server.APIPrefix))
 	}
+	return mountAccount(cfg, st, srv, svc, pages, mk, em, queue, logger)
+}
+
+// mountAccount mounts the person's own account pages ("My account",
+// /account): without mail (emails and mail nil) the addresses are listed,
+// not changed.
+func mountAccount(cfg Config, st store.Store, srv *server.Server, svc *accounts.Service, pages *web.Handler,
+	mk *mergekey.Service, emails account.Emails, mail account.Mailer, logger *slog.Logger) error {
+	// Accounts linked to a campus directory change their password there.
+	ldaps, err := ldapConnectors(cfg, logger)
+	if err != nil {
+		return err
+	}
+	dirs := map[string]connectors.PasswordChanger{}
+	for src, c := range ldaps {
+		dirs[src] = c
+	}
+	var policy authn.Policy
+	if a := cfg.Flows.Activation; a != nil {
+		policy = a.Password
+	}
+	loc, _ := time.LoadLocation(cfg.Timezone)
+	h, err := account.New(account.Deps{Store: st, Pages: pages, Accounts: svc, MergeKeys: mk, Emails: emails, Mail: mail,
+		Directories: dirs, Password: policy, Location: loc, Logger: logger.With("component", "account"), RequestID: server.RequestID})
+	if err != nil {
+		return err
+	}
+	h.Mount(srv.Engine())
 	return nil
 }
 

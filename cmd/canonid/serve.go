@@ -131,6 +131,9 @@ func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writ
 	svc := accounts.New(st, cfg.Policies, logger)
 	accounts.NewHandler(svc, func(r *http.Request) (store.APIToken, bool) { return server.Caller(r.Context()) }).Mount(srv.APIGroup())
 
+	if opts.Demo && len(cfg.Login.Admins) == 0 {
+		cfg.Login.Admins = []string{demoAdmin}
+	}
 	if opts.Demo && cfg.Mail == nil {
 		cfg.Mail = demoMail()
 	}
@@ -183,6 +186,13 @@ func runServe(ctx context.Context, cfg Config, opts serveOptions, stdout io.Writ
 		importSvc.AfterCommit = autoMergeHook(svc)
 	}
 	imports.NewHandler(importSvc, func(r *http.Request) (store.APIToken, bool) { return server.Caller(r.Context()) }, leaseOwner()).Mount(srv.APIGroup())
+
+	// The support console (/admin), for the logins of login.admins.
+	closeAdmin, err := mountAdmin(cfg, st, srv, pages, svc, importSvc, onCreate, logger)
+	if err != nil {
+		return err
+	}
+	defer closeAdmin()
 
 	stopPropagation, err := startPropagation(ctx, cfg, st, srv, reg, logger)
 	if err != nil {

@@ -44,6 +44,10 @@ const (
 	// on the account. Data: address, token_id, and merge_id and
 	// merged_account when the account that held it was merged in.
 	EventEmailVerified = "email.verified"
+	// EventEmailPrimarySet: the person made a verified address of the
+	// account its primary one. Data: address, previous (the former
+	// primary address, if any).
+	EventEmailPrimarySet = "email.primary_set"
 )
 
 // SourceSelf is the source of the addresses people add themselves.
@@ -60,6 +64,15 @@ var (
 	ErrAlreadyVerified = errors.New("this address is already verified on your account")
 	// ErrNotPending: the address of a deletion is verified, not pending.
 	ErrNotPending = errors.New("only a pending address can be deleted here")
+	// ErrPrimary: the primary address cannot be removed; another one must
+	// be made primary first.
+	ErrPrimary = errors.New("the primary address cannot be removed: make another address primary first")
+	// ErrManaged: the verified address comes from a source (a directory,
+	// an import, an administrator), which would bring it back: it is
+	// removed there, not here.
+	ErrManaged = errors.New("this address is managed by the source it comes from")
+	// ErrNotVerified: only a verified address can be made primary.
+	ErrNotVerified = errors.New("only a verified address can be made primary")
 	// ErrInvalidLink: the link is unknown, used, expired, for another
 	// account, or for an address deleted since. One error for all, so
 	// that a link tells nothing about why it fails.
@@ -294,6 +307,78 @@ func (s *Service) DeletePending(ctx context.Context, accountID, address string) 
 		}
 		return tx.Record(ctx, store.Event{Type: EventEmailRemoved, Actor: actor(accountID), AccountID: accountID, At: s.now(),
 			Data: map[string]string{"address": addr}})
+	})
+}
+
+// Remove removes an address of the account, in one transaction with
+// EventEmailRemoved (data: address, verified): a pending one (as
+// DeletePending: its links stop working), or a verified secondary address
+// the person added (source SourceSelf). ErrNotFound when the account has
+// no such address, ErrPrimary for its primary address, ErrManaged for a
+// verified address of another source.
+func (s *Service) Remove(ctx context.Context, accountID, address string) error {
+	addr := identity.NormalizeEmail(address)
+	return s.st.Update(ctx, func(tx store.Tx) error {
+		if _, err := liveAccount(ctx, tx, accountID); err != nil {
+			return err
+		}
+		e, err := tx.Emails().Get(ctx, accountID, addr)
+		switch {
+		case err != nil:
+			return err
+		case e.Primary:
+			return ErrPrimary
+		case e.Verified && e.Source != SourceSelf:
+			return fmt.Errorf("%w (%s)", ErrManaged, e.Source)
+		}
+		if err := tx.Emails().Delete(ctx, accountID, addr); err != nil {
+			return err
+		}
+		return tx.Record(ctx, store.Event{Type: EventEmailRemoved, Actor: actor(accountID), AccountID: accountID, At: s.now(),
+			Data: map[string]any{"address": addr, "verified": e.Verified}})
+	})
+}
+
+// SetPrimary makes a verified address of the account its primary address
+// (the one platforms receive), in one transaction with
+// EventEmailPrimarySet. ErrNotFound when the account has no such address,
+// ErrNotVerified when it is pending; making the primary address primary
+// changes nothing and records nothing.
+func (s *Service) SetPrimary(ctx context.Context, accountID, address string) error {
+	addr := identity.NormalizeEmail(address)
+	return s.st.Update(ctx, func(tx store.Tx) error {
+		if _, err := liveAccount(ctx, tx, accountID); err != nil {
+			return err
+		}
+		e, err := tx.Emails().Get(ctx, accountID, addr)
+		switch {
+		case err != nil:
+			return err
+		case !e.Verified:
+			return ErrNotVerified
+		case e.Primary:
+			return nil
+		}
+		all, err := tx.Emails().ListByAccount(ctx, accountID)
+		if err != nil {
+			return err
+		}
+		previous := ""
+		for _, o := range all {
+			if o.Primary {
+				// One primary per account: the former one first.
+				previous, o.Primary = o.Address, false
+				if err := tx.Emails().Update(ctx, &o); err != nil {
+					return err
+				}
+			}
+		}
+		e.Primary = true
+		if err := tx.Emails().Update(ctx, &e); err != nil {
+			return err
+		}
+		return tx.Record(ctx, store.Event{Type: EventEmailPrimarySet, Actor: actor(accountID), AccountID: accountID, At: s.now(),
+			Data: map[string]string{"address": addr, "previous": previous}})
 	})
 }
 

@@ -74,10 +74,12 @@ func ConsoleMembersPath(orgID string) string {
 //   - GET /console/orgs/:org/members/:account/documents/:id: a member's
 //     document, as an attachment.
 //
-// Without a session they redirect (303) to the login page; a person who is
-// not a validated org-admin of the org with an active account gets a 403
-// page that shows nothing of the org. POSTs from another site, or without
-// the CSRF token of this browser, get a 403 page and do nothing.
+// Without a session they redirect (303) to the login page, which brings the
+// person back (web.WithNext: the page asked for, or the list after a POST);
+// a person who is not a validated org-admin of the org with an active
+// account gets a 403 page that shows nothing of the org. POSTs from another
+// site, or without the CSRF token of this browser, get a 403 page and do
+// nothing.
 func (h *Handler) MountConsole(e *gin.Engine, sessions Sessions) {
 	h.mountConsole(e, sessions, ConsolePageSize)
 }
@@ -108,7 +110,13 @@ func (cn *console) coordinator(c *gin.Context, lang, orgID string) (string, bool
 	s, ok := cn.sessions.Session(c.Request)
 	if !ok {
 		noStore(c)
-		c.Redirect(http.StatusSeeOther, cn.h.svc.cfg.LoginPath)
+		// Back to this page once logged in; a form posted is not posted
+		// again: back to its list.
+		back := c.Request.URL.RequestURI()
+		if c.Request.Method != http.MethodGet {
+			back = ConsoleMembersPath(orgID)
+		}
+		c.Redirect(http.StatusSeeOther, web.WithNext(cn.h.svc.cfg.LoginPath, back))
 		return "", false
 	}
 	ok, err := cn.h.svc.coordinates(c.Request.Context(), orgID, s.AccountID)
@@ -245,7 +253,7 @@ func (cn *console) index(c *gin.Context) {
 	s, ok := cn.sessions.Session(c.Request)
 	if !ok {
 		noStore(c)
-		c.Redirect(http.StatusSeeOther, cn.h.svc.cfg.LoginPath)
+		c.Redirect(http.StatusSeeOther, web.WithNext(cn.h.svc.cfg.LoginPath, PathConsole))
 		return
 	}
 	orgs, err := cn.h.svc.coordinatedOrgs(c.Request.Context(), s.AccountID)

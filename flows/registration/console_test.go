@@ -43,13 +43,18 @@ func TestConsoleAccess(t *testing.T) {
 		for _, path := range []string{PathConsole, list, list + "/" + marie.ID + "/documents/x"} {
 			res := v.get(path)
 			wantStatus(t, res, http.StatusSeeOther)
-			if loc := res.Header.Get("Location"); loc != web.PathLogin {
-				t.Errorf("GET %s redirects to %q, want the login page", path, loc)
+			// The login page, which comes back here.
+			if loc := res.Header.Get("Location"); loc != web.LoginURL(path) {
+				t.Errorf("GET %s redirects to %q, want the login page back to it", path, loc)
 			}
 		}
-		// A POST with a valid token but no session does nothing.
+		// A POST with a valid token but no session does nothing; after
+		// the login, the list.
 		res := v.post(validate, url.Values{web.CSRFField: {v.csrf(v.get(web.PathLogin))}})
 		wantStatus(t, res, http.StatusSeeOther)
+		if loc := res.Header.Get("Location"); loc != web.LoginURL(list) {
+			t.Errorf("POST without a session redirects to %q", loc)
+		}
 		if m := s.membership("cpts-x", marie.ID); m.State != identity.MembershipPending {
 			t.Errorf("membership %s after a POST without session", m.State)
 		}

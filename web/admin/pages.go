@@ -1,0 +1,115 @@
+package admin
+
+import (
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"maps"
+	"slices"
+
+	"github.com/canonid/canonid/web"
+)
+
+// The console's pages, drawn in the login pages' layout, and their messages
+// in French and English.
+//
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed locales/*.json
+var localeFS embed.FS
+
+// templates are the console's pages, each with the shared partials of
+// templates/partials.html.
+type templates struct {
+	message, accounts, account, merges, duplicates, preview, imports, report, connectors, dryRun, propagation, audit *web.FlowTemplate
+}
+
+func parseTemplates() (templates, error) {
+	var t templates
+	for _, p := range []struct {
+		dst  **web.FlowTemplate
+		name string
+	}{
+		{&t.message, "message.html"}, {&t.accounts, "accounts.html"}, {&t.account, "account.html"},
+		{&t.merges, "merges.html"}, {&t.duplicates, "duplicates.html"}, {&t.preview, "preview.html"},
+		{&t.imports, "imports.html"}, {&t.report, "report.html"}, {&t.connectors, "connectors.html"},
+		{&t.dryRun, "dryrun.html"}, {&t.propagation, "propagation.html"}, {&t.audit, "audit.html"},
+	} {
+		ft, err := web.ParseFlowTemplate(templateFS, templateFuncs(), "templates/partials.html", "templates/"+p.name)
+		if err != nil {
+			return templates{}, fmt.Errorf("admin: template %s: %w", p.name, err)
+		}
+		*p.dst = ft
+	}
+	return t, nil
+}
+
+// funcs are the templates' helpers: dict hands a partial several values
+// (name, value pairs), sub subtracts.
+func templateFuncs() template.FuncMap {
+	return template.FuncMap{"dict": dict, "sub": func(a, b int) int { return a - b }}
+}
+
+func dict(pairs ...any) (map[string]any, error) {
+	if len(pairs)%2 != 0 {
+		return nil, errors.New("dict: odd number of arguments")
+	}
+	m := make(map[string]any, len(pairs)/2)
+	for i := 0; i < len(pairs); i += 2 {
+		k, ok := pairs[i].(string)
+		if !ok {
+			return nil, fmt.Errorf("dict: key %v is not a string", pairs[i])
+		}
+		m[k] = pairs[i+1]
+	}
+	return m, nil
+}
+
+// catalog holds the messages by language ("fr", "en") and key: fmt formats.
+type catalog map[string]map[string]string
+
+// loadCatalog reads the embedded catalogs; both must have the same keys.
+func loadCatalog() (catalog, error) {
+	c := catalog{}
+	for _, lang := range []string{"fr", "en"} {
+		b, err := localeFS.ReadFile("locales/" + lang + ".json")
+		if err != nil {
+			return nil, err
+		}
+		var msgs map[string]string
+		if err := json.Unmarshal(b, &msgs); err != nil {
+			return nil, fmt.Errorf("admin: catalog %s: %w", lang, err)
+		}
+		c[lang] = msgs
+	}
+	if fr, en := slices.Sorted(maps.Keys(c["fr"])), slices.Sorted(maps.Keys(c["en"])); !slices.Equal(fr, en) {
+		return nil, fmt.Errorf("admin: the fr and en catalogs have different keys")
+	}
+	return c, nil
+}
+
+// T returns the message of key in lang (French when lang is unknown),
+// formatted with args. A missing key shows as itself.
+func (c catalog) T(lang, key string, args ...any) string {
+	m, ok := c.lookup(lang, key)
+	if !ok {
+		return key
+	}
+	if len(args) == 0 {
+		return m
+	}
+	return fmt.Sprintf(m, args...)
+}
+
+// lookup returns the message of key in lang, if the catalog has one.
+func (c catalog) lookup(lang, key string) (string, bool) {
+	msgs, ok := c[lang]
+	if !ok {
+		msgs = c["fr"]
+	}
+	m, ok := msgs[key]
+	return m, ok
+}

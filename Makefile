@@ -21,24 +21,24 @@ run: build
 ## everything under the race detector with -short (the randomized merge test
 ## runs 1,000 operations there), then that test at full size (10,000) without it,
 ## then propagation with a target down during 10,000 changes, then the file
-## reader's fuzz test for a short time and every other fuzz target for 5s
+## reader's fuzz test for a short time and every other fuzz target for 3s
 ## (make fuzz runs them longer)
 test:
 	$(GO) test $(RACE) -short -count=1 -timeout 14m ./...
 	$(GO) test -count=1 -timeout 14m -run '^TestRandomOperations$$' ./accounts/
 	$(GO) test -count=1 -timeout 5m -run '^TestTargetDownThenBack$$' ./propagate/
 	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 15s -fuzzminimizetime 2s ./connectors/csvimport/
-	$(GO) test -run '^$$' -fuzz '^FuzzFilter$$' -fuzztime 5s -fuzzminimizetime 2s ./scim/
-	$(GO) test -run '^$$' -fuzz '^FuzzListFilter$$' -fuzztime 5s -fuzzminimizetime 2s ./scim/
-	$(GO) test -run '^$$' -fuzz '^FuzzUsersPatch$$' -fuzztime 5s -fuzzminimizetime 2s ./scim/
-	$(GO) test -run '^$$' -fuzz '^FuzzUsersPost$$' -fuzztime 5s -fuzzminimizetime 2s ./scim/
-	$(GO) test -run '^$$' -fuzz '^FuzzMapping$$' -fuzztime 5s -fuzzminimizetime 2s ./mapping/
-	$(GO) test -run '^$$' -fuzz '^FuzzTransform$$' -fuzztime 5s -fuzzminimizetime 2s ./mapping/
-	$(GO) test -run '^$$' -fuzz '^FuzzLogin$$' -fuzztime 5s -fuzzminimizetime 2s ./web/
-	$(GO) test -run '^$$' -fuzz '^FuzzConfirmPage$$' -fuzztime 5s -fuzzminimizetime 2s ./flows/emailmerge/
-	$(GO) test -run '^$$' -fuzz '^FuzzMergePage$$' -fuzztime 5s -fuzzminimizetime 2s ./flows/mergekey/
-	$(GO) test -run '^$$' -fuzz '^FuzzLinkPages$$' -fuzztime 5s -fuzzminimizetime 2s ./flows/activation/
-	$(GO) test -run '^$$' -fuzz '^FuzzConfirmPage$$' -fuzztime 5s -fuzzminimizetime 2s ./flows/registration/
+	$(GO) test -run '^$$' -fuzz '^FuzzFilter$$' -fuzztime 3s -fuzzminimizetime 2s ./scim/
+	$(GO) test -run '^$$' -fuzz '^FuzzListFilter$$' -fuzztime 3s -fuzzminimizetime 2s ./scim/
+	$(GO) test -run '^$$' -fuzz '^FuzzUsersPatch$$' -fuzztime 3s -fuzzminimizetime 2s ./scim/
+	$(GO) test -run '^$$' -fuzz '^FuzzUsersPost$$' -fuzztime 3s -fuzzminimizetime 2s ./scim/
+	$(GO) test -run '^$$' -fuzz '^FuzzMapping$$' -fuzztime 3s -fuzzminimizetime 2s ./mapping/
+	$(GO) test -run '^$$' -fuzz '^FuzzTransform$$' -fuzztime 3s -fuzzminimizetime 2s ./mapping/
+	$(GO) test -run '^$$' -fuzz '^FuzzLogin$$' -fuzztime 3s -fuzzminimizetime 2s ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzConfirmPage$$' -fuzztime 3s -fuzzminimizetime 2s ./flows/emailmerge/
+	$(GO) test -run '^$$' -fuzz '^FuzzMergePage$$' -fuzztime 3s -fuzzminimizetime 2s ./flows/mergekey/
+	$(GO) test -run '^$$' -fuzz '^FuzzLinkPages$$' -fuzztime 3s -fuzzminimizetime 2s ./flows/activation/
+	$(GO) test -run '^$$' -fuzz '^FuzzConfirmPage$$' -fuzztime 3s -fuzzminimizetime 2s ./flows/registration/
 
 ## fuzz: every fuzz target for FUZZTIME each, one after the other (go test
 ## -fuzz takes one target per run; no test timeout): make fuzz FUZZTIME=30m

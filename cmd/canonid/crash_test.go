@@ -108,9 +108,11 @@ func checkCrashed(t *testing.T, st store.Store, after string) {
 // each kill that the invariants hold and the outbox lost and duplicated
 // nothing; then the interrupted work, run again, completes.
 func TestCrashes(t *testing.T) {
-	n := 3000
+	// Under -short (make test, with the race detector, whose binaries
+	// start and run slower) fewer people, kills and merges.
+	n, kills, pairs := 3000, 4, 10
 	if testing.Short() {
-		n = 1500
+		n, kills, pairs = 600, 3, 4
 	}
 	var ldif bytes.Buffer
 	if err := slapdtest.GenerateSupann(&ldif, n, 7); err != nil {
@@ -160,7 +162,7 @@ connectors:
 
 			// The sync: killed along the way, then run to the end.
 			k := &killer{rng: rng, span: 2 * time.Second}
-			for i := range 4 {
+			for i := range kills {
 				k.run(t, cfg, "sync", "--connector", "campus", "--full")
 				checkCrashed(t, st, fmt.Sprintf("sync run %d", i))
 			}
@@ -173,7 +175,7 @@ connectors:
 
 			// The import: the same.
 			k = &killer{rng: rng, span: 2 * time.Second}
-			for i := range 4 {
+			for i := range kills {
 				k.run(t, cfg, "import", "--connector", "ars-occitanie", csv)
 				checkCrashed(t, st, fmt.Sprintf("import run %d", i))
 			}
@@ -186,7 +188,7 @@ connectors:
 
 			// Merges and undos: each killed at a random point, then done
 			// if the kill came before the commit.
-			campus, agency := accountsOf(t, st, "ldap:campus", 10), accountsOf(t, st, "csv:ars-occitanie", 10)
+			campus, agency := accountsOf(t, st, "ldap:campus", pairs), accountsOf(t, st, "csv:ars-occitanie", pairs)
 			k = &killer{rng: rng, span: time.Second}
 			for i := range campus {
 				k.run(t, cfg, "accounts", "merge", campus[i], agency[i])

@@ -17,6 +17,8 @@ import (
 // (invariants, gapless outbox), and once the directory is back the next
 // sync completes with every person.
 func TestSlapdStoppedMidSync(t *testing.T) {
+	// Enough people that the stop comes before the directory's pages are
+	// all read.
 	const n = 2000
 	var ldif bytes.Buffer
 	if err := slapdtest.GenerateSupann(&ldif, n, 11); err != nil {

@@ -298,8 +298,14 @@ var entraValuePath = regexp.MustCompile(`(?i)\b([a-z][\w$-]*)\[([^\]]*)\]\.([a-z
 var entraValuePathPr = regexp.MustCompile(`(?i)\b([a-z][\w$-]*)\[([^\]]*)\]\.([a-z][\w$-]*)\s+pr\b`)
 
 // rewriteFilter rewrites what clients send into the RFC's grammar:
-// attr[f].sub op v becomes attr[f and sub op v].
+// attr[f].sub op v becomes attr[f and sub op v]. A filter the grammar
+// already accepts is left alone: the patterns would also match inside a
+// string literal (displayName eq "x[y].z eq 1") and change the value
+// searched for.
 func rewriteFilter(f string) string {
+	if _, err := filter.ParseFilter([]byte(strings.TrimSpace(f))); err == nil {
+		return f
+	}
 	f = entraValuePath.ReplaceAllString(f, `$1[$2 and $3 $4 $5]`)
 	return entraValuePathPr.ReplaceAllString(f, `$1[$2 and $3 pr]`)
 }

@@ -501,7 +501,7 @@ func TestScheduleTwoReplicas(t *testing.T) {
 		stopped := make(chan struct{})
 		go func() {
 			defer close(stopped)
-			in.Schedule(runCtx, d, 40*time.Millisecond, 0, SyncOptions{Owner: owner}, func(_ SyncResult, err error) {
+			in.Schedule(runCtx, d, 200*time.Millisecond, 0, SyncOptions{Owner: owner}, func(_ SyncResult, err error) {
 				if err == nil {
 					select {
 					case runs <- run{owner}:

@@ -171,16 +171,22 @@ func IsUnavailable(err error) (bool, time.Duration) {
 }
 
 // RetryAfter reads an HTTP Retry-After header (RFC 9110 §10.2.3): seconds,
-// or an HTTP date, relative to now. It returns 0 when absent or unreadable.
+// or an HTTP date, relative to now. It returns 0 when absent, unreadable,
+// or in the past.
 func RetryAfter(header string, now time.Time) time.Duration {
-	if header == "" {
+	h := strings.TrimSpace(header)
+	if h == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(strings.TrimSpace(header)); err == nil {
-		return max(time.Duration(secs)*time.Second, 0)
+	if secs, err := strconv.ParseInt(h, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		const maxSecs = int64(1<<63-1) / int64(time.Second)
+		return time.Duration(min(secs, maxSecs)) * time.Second
 	}
-	if t, err := http.ParseTime(header); err == nil {
-		return max(t.Sub(now), 0)
+	if at, err := http.ParseTime(h); err == nil {
+		return max(at.Sub(now), 0)
 	}
 	return 0
 }

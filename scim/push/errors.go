@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -69,7 +68,7 @@ func responseError(req *http.Request, res *http.Response, body []byte, now time.
 	}
 	switch res.StatusCode {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return propagate.Unavailable(he, retryAfter(res.Header.Get("Retry-After"), now))
+		return propagate.Unavailable(he, propagate.RetryAfter(res.Header.Get("Retry-After"), now))
 	}
 	return he
 }
@@ -85,26 +84,4 @@ func snippet(body []byte) string {
 		s = s[:cut] + "…"
 	}
 	return s
-}
-
-// retryAfter reads a Retry-After header (RFC 9110 §10.2.3): a number of
-// seconds or an HTTP date. It returns 0 when absent, unreadable or past.
-func retryAfter(h string, now time.Time) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(h, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		const maxSecs = int64(1<<63-1) / int64(time.Second)
-		return time.Duration(min(secs, maxSecs)) * time.Second
-	}
-	if at, err := http.ParseTime(h); err == nil {
-		if d := at.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
 }

@@ -15,27 +15,6 @@ import (
 
 var clock = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 
-func TestRetryAfter(t *testing.T) {
-	for _, c := range []struct {
-		header string
-		want   time.Duration
-	}{
-		{"", 0},
-		{"120", 2 * time.Minute},
-		{" 7 ", 7 * time.Second},
-		{"0", 0},
-		{"-5", 0},
-		{clock.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{clock.Add(-time.Hour).Format(http.TimeFormat), 0},
-		{"Sunday, 02-Mar-25 10:00:00 GMT", 24 * time.Hour}, // RFC 850
-		{"soon", 0},
-	} {
-		if got := retryAfter(c.header, clock); got != c.want {
-			t.Errorf("retryAfter(%q) = %s, want %s", c.header, got, c.want)
-		}
-	}
-}
-
 // TestErrorClassification: a provider that cannot answer now makes an
 // UnavailableError with the delay it asks for; one that refuses the
 // request makes an ordinary error naming the request and the SCIM detail.

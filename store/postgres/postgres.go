@@ -76,9 +76,9 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) 
 		},
 		Translate:    translate,
 		Migrations:   sub,
-		NotifyOutbox: "SELECT pg_notify(" + outboxChannel + ", '')",
-		WatchOutbox: func(ctx context.Context, wake func()) error {
-			return listen(ctx, cfg, wake)
+		NotifyOutbox: "SELECT pg_notify(" + outboxChannel + ", ?)",
+		WatchOutbox: func(ctx context.Context, self string, wake func()) error {
+			return listen(ctx, cfg, self, wake)
 		},
 	}
 	return &Store{sqlstore.New(d, db, db.Close, logger)}, nil
@@ -150,9 +150,10 @@ func translate(err error) error {
 const outboxChannel = "'canonid_outbox_' || current_schema()"
 
 // listen holds a connection of its own that LISTENs on the outbox channel
-// and calls wake on each notification, until ctx ends or the connection
+// and calls wake on each notification of another process (the payload is
+// the committing store's instance id), until ctx ends or the connection
 // fails.
-func listen(ctx context.Context, cfg *pgx.ConnConfig, wake func()) error {
+func listen(ctx context.Context, cfg *pgx.ConnConfig, self string, wake func()) error {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("listen: connect: %w", err)
@@ -168,9 +169,12 @@ func listen(ctx context.Context, cfg *pgx.ConnConfig, wake func()) error {
 	// Commits made before LISTEN took effect were not announced.
 	wake()
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
-		wake()
+		if n.Payload != self { // this process's own commits woke it already
+			wake()
+		}
 	}
 }

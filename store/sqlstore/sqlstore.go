@@ -9,6 +9,7 @@ package sqlstore
 
 import (
 	"context"
+	crand "crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -54,12 +55,15 @@ type Dialect struct {
 	// runs the same few hundreds of times. pgx caches statements itself.
 	CacheStatements bool
 	// NotifyOutbox, when set, runs in every transaction that records
-	// events, before commit: on PostgreSQL a NOTIFY, which the server
-	// delivers to the listeners of every process once the commit is done.
+	// events, before commit, with the store's instance id as its one
+	// argument: on PostgreSQL a NOTIFY, which the server delivers to the
+	// listeners of every process once the commit is done.
 	NotifyOutbox string
 	// WatchOutbox, when set, listens for the other processes' commits
-	// until ctx ends, calling wake after each; Subscribe starts it.
-	WatchOutbox func(ctx context.Context, wake func()) error
+	// until ctx ends, calling wake after each; notifications carrying self
+	// (this store's own commits, already woken in process) are skipped.
+	// Subscribe starts it.
+	WatchOutbox func(ctx context.Context, self string, wake func()) error
 }
 
 // Store is the shared implementation of store.Store.
@@ -70,6 +74,8 @@ type Store struct {
 	log    *slog.Logger
 	now    func() time.Time
 	subs   subscribers
+	// instance tells this store's own NOTIFYs from other processes'.
+	instance string
 }
 
 // maxCachedArgs keeps statements with long IN lists, whose text varies with
@@ -85,7 +91,7 @@ const maxAttempts = 8
 // reader and Ping) and using d for everything else. closer releases the
 // driver's resources.
 func New(d Dialect, read *sql.DB, closer func() error, logger *slog.Logger) *Store {
-	return &Store{d: d, read: read, closer: closer, log: logger, now: time.Now}
+	return &Store{d: d, read: read, closer: closer, log: logger, now: time.Now, instance: crand.Text()}
 }
 
 // SetClock replaces the clock used for timestamps the caller left zero. For
@@ -137,7 +143,7 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx store.Tx) error) (err
 		return err
 	}
 	if recorded && s.d.NotifyOutbox != "" {
-		if _, err := sqlTx.ExecContext(ctx, s.d.NotifyOutbox); err != nil {
+		if _, err := sqlTx.ExecContext(ctx, s.rebind(s.d.NotifyOutbox), s.instance); err != nil {
 			return fmt.Errorf("notify outbox: %w", s.d.Translate(err))
 		}
 	}

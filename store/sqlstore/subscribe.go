@@ -93,7 +93,7 @@ func (s *Store) watch(ctx context.Context, done chan struct{}) {
 	pause := 100 * time.Millisecond
 	for {
 		started := time.Now()
-		err := s.d.WatchOutbox(ctx, s.subs.wake)
+		err := s.d.WatchOutbox(ctx, s.instance, s.subs.wake)
 		if ctx.Err() != nil {
 			return
 		}

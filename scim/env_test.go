@@ -22,9 +22,10 @@ const base = "http://canonid.test/scim/v2"
 
 // env is a canonid HTTP server with SCIM mounted, on a store.
 type env struct {
-	t   testing.TB
-	st  store.Store
-	srv *httptest.Server
+	t    testing.TB
+	st   store.Store
+	srv  *httptest.Server
+	scim *scim.Server
 	// tokens by client name
 	tokens map[string]string
 }
@@ -37,7 +38,7 @@ func newEnv(t testing.TB, st store.Store, cfg scim.Config) *env {
 		t.Fatal(err)
 	}
 	s.Mount(srv.SCIMGroup())
-	e := &env{t: t, st: st, srv: httptest.NewServer(srv.Handler()), tokens: map[string]string{}}
+	e := &env{t: t, st: st, srv: httptest.NewServer(srv.Handler()), scim: s, tokens: map[string]string{}}
 	t.Cleanup(e.srv.Close)
 	e.token("hr", store.RoleSCIM)
 	return e

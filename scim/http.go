@@ -120,6 +120,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.ContentLength = int64(len(body))
 	}
 
+	if ep == "Users" && len(segs) == 1 && r2.Method == http.MethodGet && !s.libraryLists.Load() && s.listUsers(w, r2) {
+		return
+	}
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	s.lib.ServeHTTP(rec, r2)
 	s.finish(w, r2, ep, rec)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/elimity-com/scim"
 	scimerr "github.com/elimity-com/scim/errors"
@@ -50,6 +51,14 @@ type Server struct {
 	// PATCH paths.
 	userSchemas  map[string]schema.Schema
 	groupSchemas map[string]schema.Schema
+	// userSchema and userExtensions are the User resource type's, against
+	// which list filters are validated.
+	userSchema     schema.Schema
+	userExtensions []schema.Schema
+
+	// libraryLists sends list requests through the library even when
+	// listUsers could answer them (tests compare both).
+	libraryLists atomic.Bool
 
 	mapping *mapping.Mapping
 	mu      sync.Mutex
@@ -87,6 +96,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	us, gs := userSchema(), groupSchema()
 	s.userSchemas = map[string]schema.Schema{us.ID: us, EnterpriseSchema: enterpriseSchema(), AccountSchema: accountSchema()}
 	s.groupSchemas = map[string]schema.Schema{gs.ID: gs}
+	s.userSchema, s.userExtensions = us, []schema.Schema{enterpriseSchema(), accountSchema()}
 	s.lib, err = scim.NewServer(&scim.ServerArgs{
 		ServiceProviderConfig: &scim.ServiceProviderConfig{
 			DocumentationURI: optional.NewString("https://github.com/canonid/canonid/blob/main/docs/scim.md"),

@@ -88,44 +88,55 @@ func (s *Server) render(ctx context.Context, tx store.Tx, acc identity.Account, 
 }
 
 func (u users) GetAll(r *http.Request, params scim.ListRequestParams) (scim.Page, error) {
-	ctx := r.Context()
-	c, err := u.s.client(ctx)
+	total, views, names, c, err := u.s.userPage(r, params)
 	if err != nil {
-		return scim.Page{}, err
+		return scim.Page{}, u.s.fail(r.Context(), err)
+	}
+	page := scim.Page{TotalResults: total, Resources: make([]scim.Resource, 0, len(views))}
+	for _, v := range views {
+		page.Resources = append(page.Resources, userResource(v, c.source, names))
+	}
+	return page, nil
+}
+
+// userPage reads the page of users params asks for, as the client of r
+// sees the list: its total, the users and the names of their orgs.
+func (s *Server) userPage(r *http.Request, params scim.ListRequestParams) (total int, views []userView, names map[string]string, c client, err error) {
+	ctx := r.Context()
+	if c, err = s.client(ctx); err != nil {
+		return 0, nil, nil, c, err
 	}
 	q := store.AccountSearch{Source: c.source}
 	if params.FilterValidator != nil {
 		f := params.FilterValidator.GetFilter()
 		if n, depth := size(f); n > maxCompares || depth > maxDepth {
-			return scim.Page{}, invalidFilter("the filter is too complex: at most %d comparisons nested %d deep", maxCompares, maxDepth)
+			return 0, nil, nil, c, invalidFilter("the filter is too complex: at most %d comparisons nested %d deep", maxCompares, maxDepth)
 		}
 		if q.Filter, err = userFilter(f); err != nil {
-			return scim.Page{}, err
+			return 0, nil, nil, c, err
 		}
 	}
 	if q.Sort, q.Descending, err = userSort(r); err != nil {
-		return scim.Page{}, err
+		return 0, nil, nil, c, err
 	}
-	page := scim.Page{Resources: []scim.Resource{}}
-	err = u.s.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		key, head, total, known, err := u.s.pages.cached(ctx, tx, q)
+	err = s.st.View(ctx, func(tx store.Tx) error {
+		key, head, n, known, err := s.pages.cached(ctx, tx, q)
 		if err != nil {
 			return err
 		}
+		total = n
 		if params.Count == 0 || (known && params.StartIndex > total) {
 			if !known {
 				if total, err = tx.Accounts().Count(ctx, q); err != nil {
 					return err
 				}
-				u.s.pages.store(key, head, total)
+				s.pages.store(key, head, total)
 			}
-			page.TotalResults = total
 			return nil
 		}
 		q.Limit = params.Count
 		q.Offset = params.StartIndex - 1
-		cursor, keyset := u.s.pages.cursor(key, head, params.StartIndex)
+		cursor, keyset := s.pages.cursor(key, head, params.StartIndex)
 		if keyset && (q.Sort == "" || q.Sort == store.AttrID) && !q.Descending {
 			q.After, q.Offset = cursor, 0
 		}
@@ -143,26 +154,18 @@ func (u users) GetAll(r *http.Request, params scim.ListRequestParams) (scim.Page
 			} else if total, err = tx.Accounts().Count(ctx, q); err != nil {
 				return err
 			}
-			u.s.pages.store(key, head, total)
+			s.pages.store(key, head, total)
 		}
-		page.TotalResults = total
 		if len(accs) > 0 {
-			u.s.pages.remember(key, head, params.StartIndex+len(accs), accs[len(accs)-1].ID)
+			s.pages.remember(key, head, params.StartIndex+len(accs), accs[len(accs)-1].ID)
 		}
-		views, err := loadUsers(ctx, tx, accs)
-		if err != nil {
+		if views, err = loadUsers(ctx, tx, accs); err != nil {
 			return err
 		}
-		names, err := u.s.orgNames(ctx, tx)
-		if err != nil {
-			return err
-		}
-		for _, v := range views {
-			page.Resources = append(page.Resources, userResource(v, c.source, names))
-		}
-		return nil
+		names, err = s.orgNames(ctx, tx)
+		return err
 	})
-	return page, u.s.fail(ctx, err)
+	return total, views, names, c, err
 }
 
 func (u users) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {

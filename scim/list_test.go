@@ -1,0 +1,109 @@
+package scim_test
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+
+	"github.com/canonid/canonid/accounts"
+	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/scim"
+	"github.com/canonid/canonid/store"
+	"github.com/canonid/canonid/store/storetest"
+)
+
+// TestListMatchesLibrary checks that the lists canonid writes itself are
+// byte for byte what the library path (the library's ListResponse, then
+// finish) answers, for users with every part of a User, for two clients,
+// paging, filters, sorting, .search and refused requests.
+func TestListMatchesLibrary(t *testing.T) {
+	storetest.EachStore(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st, scim.DefaultConfig())
+		e.token("ars", store.RoleSCIM)
+
+		full := `{"schemas":["` + userURN + `","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],` +
+			`"externalId":"hr-<1>","userName":"zoe.muller","displayName":"Zoé <b>&\"Müller\"\u2028\t\u0001",` +
+			`"name":{"givenName":"Zoé","familyName":"Müller"},` +
+			`"emails":[{"value":"zoe.muller@univ-test.fr","type":"work","primary":true},{"value":"a.zoe@example.org","type":"home"}],` +
+			`"phoneNumbers":[{"value":"+33 1 02 03 04 05","type":"work"}],` +
+			`"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"E-42"}}`
+		zoe := e.do("hr", "POST", "/scim/v2/Users", full).must(t, http.StatusCreated).str("id")
+		family := e.do("hr", "POST", "/scim/v2/Users", `{"schemas":["`+userURN+`"],"userName":"dupond","name":{"familyName":"Dupond"}}`).
+			must(t, http.StatusCreated).str("id")
+		e.do("hr", "POST", "/scim/v2/Users", `{"schemas":["`+userURN+`"],"userName":"given.only","name":{"givenName":"Anne"}}`).
+			must(t, http.StatusCreated)
+		bare := e.do("hr", "POST", "/scim/v2/Users", `{"schemas":["`+userURN+`"],"userName":"bare"}`).must(t, http.StatusCreated).str("id")
+		e.do("hr", "PATCH", "/scim/v2/Users/"+bare, patchBody(`{"op":"replace","path":"active","value":false}`)).must(t, http.StatusOK)
+		other := e.do("ars", "POST", "/scim/v2/Users", userBody("ars-9", "z.perso@gmail.com", "Zoé", "Müller", "z.perso@gmail.com")).
+			must(t, http.StatusCreated).str("id")
+		svc := accounts.New(st, accounts.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if _, err := svc.Merge(ctx, accounts.MergeRequest{SurvivorID: zoe, RetiredID: other, Actor: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		err := st.Update(ctx, func(tx store.Tx) error {
+			for _, o := range []identity.Org{{ID: "cpts-nord", Name: "CPTS Nord & Est"}, {ID: "lab-x", Name: "Labo <X>"}} {
+				if err := tx.Orgs().Put(ctx, &o); err != nil {
+					return err
+				}
+			}
+			for _, m := range []identity.Membership{
+				{OrgID: "cpts-nord", AccountID: zoe, Role: identity.RoleMember, State: identity.MembershipValidated},
+				{OrgID: "lab-x", AccountID: zoe, Role: identity.RoleMember, State: identity.MembershipPending},
+				{OrgID: "lab-x", AccountID: family, Role: identity.RoleMember, State: identity.MembershipValidated},
+			} {
+				if err := tx.Memberships().Put(ctx, &m); err != nil {
+					return err
+				}
+			}
+			return tx.Record(ctx, store.Event{Type: "test.orgs", Actor: "test"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		for _, c := range []struct{ client, method, path, body string }{
+			{"hr", "GET", "/scim/v2/Users", ""},
+			{"ars", "GET", "/scim/v2/Users", ""},
+			{"hr", "GET", "/scim/v2/Users?startIndex=2&count=2", ""},
+			{"hr", "GET", "/scim/v2/Users?startIndex=4&count=2", ""},
+			{"hr", "GET", "/scim/v2/Users?startIndex=40&count=2", ""},
+			{"hr", "GET", "/scim/v2/Users?count=0", ""},
+			{"hr", "GET", "/scim/v2/Users?count=-3&startIndex=-1", ""},
+			{"hr", "GET", "/scim/v2/Users?count=5000", ""},
+			{"hr", "GET", "/scim/v2/Users?sortBy=userName&sortOrder=descending", ""},
+			{"hr", "GET", "/scim/v2/Users?filter=" + q(`userName eq "ZOE.MULLER"`), ""},
+			{"hr", "GET", "/scim/v2/Users?filter=" + q(`emails[type eq "work"].value eq "zoe.muller@univ-test.fr"`), ""},
+			{"hr", "GET", "/scim/v2/Users?filter=" + q(`name.familyName pr and not (active eq false)`), ""},
+			{"ars", "GET", "/scim/v2/users?filter=" + q(`externalId eq "ars-9"`), ""},
+			{"hr", "POST", "/scim/v2/Users/.search", `{"filter":"userName sw \"d\"","count":1}`},
+			// Refused: each answer must be the library's too.
+			{"hr", "GET", "/scim/v2/Users?filter=" + q(`userName eq`), ""},
+			{"hr", "GET", "/scim/v2/Users?filter=" + q(`nosuch eq "x"`), ""},
+			{"hr", "GET", "/scim/v2/Users?count=ten&startIndex=first", ""},
+			{"hr", "GET", "/scim/v2/Users?sortBy=nosuch", ""},
+			{"", "GET", "/scim/v2/Users", ""},
+		} {
+			scim.SetLibraryLists(e.scim, false)
+			got := e.do(c.client, c.method, c.path, c.body)
+			scim.SetLibraryLists(e.scim, true)
+			want := e.do(c.client, c.method, c.path, c.body)
+			if got.status != want.status || got.raw != want.raw || got.header.Get("Content-Type") != want.header.Get("Content-Type") {
+				t.Errorf("%s %s %s as %q:\n got %d %s %s\nwant %d %s %s", c.method, c.path, c.body, c.client,
+					got.status, got.header.Get("Content-Type"), got.raw, want.status, want.header.Get("Content-Type"), want.raw)
+			}
+		}
+		scim.SetLibraryLists(e.scim, false)
+		// The users above are all there, with what the comparison is about.
+		all := e.do("hr", "GET", "/scim/v2/Users", "").must(t, http.StatusOK)
+		if n := all.get("totalResults"); n != 4.0 {
+			t.Fatalf("totalResults %v, want 4 (the merged user hidden): %s", n, all.raw)
+		}
+		one := e.do("hr", "GET", "/scim/v2/Users?filter="+q(`userName eq "zoe.muller"`), "").must(t, http.StatusOK)
+		if one.str("Resources/0/groups/0/display") != "CPTS Nord & Est" || one.str(accURN+"/mergedIds/0") != "" ||
+			one.str("Resources/0/"+accURN+"/mergedIds/0") != other || one.str("Resources/0/phoneNumbers/0/value") == "" ||
+			one.str("Resources/0/urn:ietf:params:scim:schemas:extension:enterprise:2.0:User/employeeNumber") != "E-42" {
+			t.Errorf("zoe: %s", one.raw)
+		}
+	})
+}

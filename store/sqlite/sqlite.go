@@ -138,7 +138,11 @@ func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return c.drv.Open(c.dsn)
+	conn, err := c.drv.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	return newCachingConn(conn)
 }
 
 // Driver implements driver.Connector.

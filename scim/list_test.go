@@ -1,9 +1,11 @@
 package scim_test
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/canonid/canonid/accounts"
@@ -104,6 +106,54 @@ func TestListMatchesLibrary(t *testing.T) {
 			one.str("Resources/0/"+accURN+"/mergedIds/0") != other || one.str("Resources/0/phoneNumbers/0/value") == "" ||
 			one.str("Resources/0/urn:ietf:params:scim:schemas:extension:enterprise:2.0:User/employeeNumber") != "E-42" {
 			t.Errorf("zoe: %s", one.raw)
+		}
+	})
+}
+
+// TestWalkAcrossWrites: a client reading the list page after page sees
+// every user once when an account is created meanwhile before its position
+// (an insert that shifts every later position by one): the walk goes on
+// from the last user it read, with the total it started with. A new walk
+// sees the new account and the new total.
+func TestWalkAcrossWrites(t *testing.T) {
+	storetest.EachStore(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st, scim.DefaultConfig())
+		for i := range 6 {
+			e.do("hr", "POST", "/scim/v2/Users", userBody(fmt.Sprintf("hr-%d", i), fmt.Sprintf("user%d", i), "U", "Ser", fmt.Sprintf("user%d@univ-test.fr", i))).
+				must(t, http.StatusCreated)
+		}
+		all := resourceIDs(e.do("hr", "GET", "/scim/v2/Users", "").must(t, http.StatusOK))
+		if len(all) != 6 || !slices.IsSorted(all) {
+			t.Fatalf("the list: %v, want 6 ids in order", all)
+		}
+
+		var walked []string
+		page := func(start int) response {
+			r := e.do("hr", "GET", fmt.Sprintf("/scim/v2/Users?startIndex=%d&count=2", start), "").must(t, http.StatusOK)
+			walked = append(walked, resourceIDs(r)...)
+			return r
+		}
+		page(1)
+		const first = "00000000-0000-4000-8000-000000000000" // before every random id
+		err := st.Update(ctx, func(tx store.Tx) error {
+			if err := tx.Accounts().Create(ctx, &identity.Account{ID: first, Status: identity.StatusActive, Login: "first"}); err != nil {
+				return err
+			}
+			return tx.Record(ctx, store.Event{Type: "account.created", Actor: "test", AccountID: first})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := page(3); r.get("totalResults") != 6.0 || r.get("startIndex") != 3.0 {
+			t.Errorf("page 2 after the insert: totalResults %v, startIndex %v; want the walk's 6 and 3", r.get("totalResults"), r.get("startIndex"))
+		}
+		page(5)
+		if !slices.Equal(walked, all) {
+			t.Errorf("the walk read %v, want every user once, in order: %v", walked, all)
+		}
+		again := e.do("hr", "GET", "/scim/v2/Users?count=2", "").must(t, http.StatusOK)
+		if ids := resourceIDs(again); again.get("totalResults") != 7.0 || len(ids) != 2 || ids[0] != first || ids[1] != all[0] {
+			t.Errorf("a new walk: totalResults %v, ids %v; want 7 and [%s %s]", again.get("totalResults"), ids, first, all[0])
 		}
 	})
 }

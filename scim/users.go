@@ -136,28 +136,39 @@ func (s *Server) userPage(r *http.Request, params scim.ListRequestParams) (total
 		}
 		q.Limit = params.Count
 		q.Offset = params.StartIndex - 1
-		cursor, keyset := s.pages.cursor(key, head, params.StartIndex)
-		if keyset && (q.Sort == "" || q.Sort == store.AttrID) && !q.Descending {
-			q.After, q.Offset = cursor, 0
+		cur, keyset := s.pages.cursor(key, head, params.StartIndex)
+		keyset = keyset && (q.Sort == "" || q.Sort == store.AttrID) && !q.Descending
+		if keyset {
+			q.After, q.Offset = cur.after, 0
 		}
 		accs, err := tx.Accounts().Search(ctx, q)
 		if err != nil {
 			return err
 		}
-		if !known {
-			// A page that is not full ends the list: it tells the total
-			// without counting (a lookup by userName, the last page).
-			// An empty page past the first does not: the list may end
-			// before startIndex.
-			if len(accs) < q.Limit && (len(accs) > 0 || params.StartIndex == 1) {
+		// A page that is not full ends the list: it tells the total
+		// without counting (a lookup by userName, the last page). An
+		// empty page past the first does not: the list may end before
+		// startIndex.
+		short := len(accs) < q.Limit && (len(accs) > 0 || params.StartIndex == 1)
+		switch {
+		case known:
+		case keyset && cur.head != head:
+			// A walk that goes on across writes keeps its numbering.
+			total = cur.total
+			if short {
 				total = params.StartIndex - 1 + len(accs)
-			} else if total, err = tx.Accounts().Count(ctx, q); err != nil {
+			}
+		case short:
+			total = params.StartIndex - 1 + len(accs)
+			s.pages.store(key, head, total)
+		default:
+			if total, err = tx.Accounts().Count(ctx, q); err != nil {
 				return err
 			}
 			s.pages.store(key, head, total)
 		}
 		if len(accs) > 0 {
-			s.pages.remember(key, head, params.StartIndex+len(accs), accs[len(accs)-1].ID)
+			s.pages.remember(key, params.StartIndex+len(accs), accs[len(accs)-1].ID, head, total)
 		}
 		if views, err = loadUsers(ctx, tx, accs); err != nil {
 			return err

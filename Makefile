@@ -39,6 +39,7 @@ test:
 	$(GO) test -run '^$$' -fuzz '^FuzzMergePage$$' -fuzztime 3s -fuzzminimizetime 2s ./flows/mergekey/
 	$(GO) test -run '^$$' -fuzz '^FuzzLinkPages$$' -fuzztime 3s -fuzzminimizetime 2s ./flows/activation/
 	$(GO) test -run '^$$' -fuzz '^FuzzConfirmPage$$' -fuzztime 3s -fuzzminimizetime 2s ./flows/registration/
+	$(GO) test -run '^$$' -fuzz '^FuzzFlatJSON$$' -fuzztime 3s -fuzzminimizetime 2s ./store/sqlstore/
 
 ## fuzz: every fuzz target for FUZZTIME each, one after the other (go test
 ## -fuzz takes one target per run; no test timeout): make fuzz FUZZTIME=30m
@@ -56,6 +57,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzMergePage$$' -fuzztime $(FUZZTIME) -timeout 0 ./flows/mergekey/
 	$(GO) test -run '^$$' -fuzz '^FuzzLinkPages$$' -fuzztime $(FUZZTIME) -timeout 0 ./flows/activation/
 	$(GO) test -run '^$$' -fuzz '^FuzzConfirmPage$$' -fuzztime $(FUZZTIME) -timeout 0 ./flows/registration/
+	$(GO) test -run '^$$' -fuzz '^FuzzFlatJSON$$' -fuzztime $(FUZZTIME) -timeout 0 ./store/sqlstore/
 
 ## lint: formatting and vet
 lint:

@@ -81,6 +81,12 @@ func (c jsonCol) into(v any) error {
 	if len(c) == 0 {
 		return nil
 	}
+	switch v := v.(type) {
+	case *map[string][]string:
+		return decodeStringLists(c, v)
+	case *map[string]string:
+		return decodeStrings(c, v)
+	}
 	return json.Unmarshal(c, v)
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -145,7 +146,13 @@ func (s *Server) ingester(c client) *ingest.Ingester {
 	return in
 }
 
-func (s *Server) orgNames(ctx context.Context, tx store.Tx) (map[string]string, error) {
+// orgNames returns the names of the orgs, by id, when one of views is a
+// member of one (else nil: there is nothing to name, and no statement to
+// run).
+func (s *Server) orgNames(ctx context.Context, tx store.Tx, views []userView) (map[string]string, error) {
+	if !slices.ContainsFunc(views, func(v userView) bool { return len(v.members) > 0 }) {
+		return nil, nil
+	}
 	orgs, err := tx.Orgs().List(ctx)
 	if err != nil {
 		return nil, err

@@ -80,7 +80,7 @@ func (s *Server) render(ctx context.Context, tx store.Tx, acc identity.Account, 
 	if err != nil {
 		return scim.Resource{}, err
 	}
-	names, err := s.orgNames(ctx, tx)
+	names, err := s.orgNames(ctx, tx, views)
 	if err != nil {
 		return scim.Resource{}, err
 	}
@@ -173,7 +173,7 @@ func (s *Server) userPage(r *http.Request, params scim.ListRequestParams) (total
 		if views, err = loadUsers(ctx, tx, accs); err != nil {
 			return err
 		}
-		names, err = s.orgNames(ctx, tx)
+		names, err = s.orgNames(ctx, tx, views)
 		return err
 	})
 	return total, views, names, c, err

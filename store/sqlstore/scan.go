@@ -86,6 +86,10 @@ func (c jsonCol) into(v any) error {
 		return decodeStringLists(c, v)
 	case *map[string]string:
 		return decodeStrings(c, v)
+	case *identity.Consents:
+		if string(c) == "{}" { // what most accounts hold; Unmarshal would leave v as it is
+			return nil
+		}
 	}
 	return json.Unmarshal(c, v)
 }

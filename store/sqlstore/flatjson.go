@@ -15,6 +15,18 @@ import (
 // decodeStrings decodes a JSON object of strings into *m as json.Unmarshal
 // does.
 func decodeStrings(doc []byte, m *map[string]string) error {
+	return decodeFlat(doc, m, (*flatParser).str)
+}
+
+// decodeStringLists decodes a JSON object of lists of strings into *m as
+// json.Unmarshal does.
+func decodeStringLists(doc []byte, m *map[string][]string) error {
+	return decodeFlat(doc, m, (*flatParser).list)
+}
+
+// decodeFlat decodes a JSON object whose values value reads, or hands doc
+// to encoding/json at the first thing it does not expect.
+func decodeFlat[V any](doc []byte, m *map[string]V, value func(*flatParser) (V, bool)) error {
 	if !flatDecodable(doc) {
 		return json.Unmarshal(doc, m)
 	}
@@ -24,49 +36,17 @@ func decodeStrings(doc []byte, m *map[string]string) error {
 	}
 	// Nothing is stored before the whole document is read: on an error
 	// json.Unmarshal leaves *m as it was.
-	out := map[string]string{}
+	out := map[string]V{}
 	for more := !p.close(); more; {
 		k, ok := p.key()
 		if !ok {
 			return json.Unmarshal(doc, m)
 		}
-		v, ok := p.str()
+		v, ok := value(&p)
 		if !ok {
 			return json.Unmarshal(doc, m)
 		}
 		out[k] = v
-		if more, ok = p.next(); !ok {
-			return json.Unmarshal(doc, m)
-		}
-	}
-	if !p.end() {
-		return json.Unmarshal(doc, m)
-	}
-	merge(m, out)
-	return nil
-}
-
-// decodeStringLists decodes a JSON object of lists of strings into *m as
-// json.Unmarshal does.
-func decodeStringLists(doc []byte, m *map[string][]string) error {
-	if !flatDecodable(doc) {
-		return json.Unmarshal(doc, m)
-	}
-	p := flatParser{doc: doc}
-	if !p.open() {
-		return json.Unmarshal(doc, m)
-	}
-	out := map[string][]string{}
-	for more := !p.close(); more; {
-		k, ok := p.key()
-		if !ok {
-			return json.Unmarshal(doc, m)
-		}
-		vs, ok := p.list()
-		if !ok {
-			return json.Unmarshal(doc, m)
-		}
-		out[k] = vs
 		if more, ok = p.next(); !ok {
 			return json.Unmarshal(doc, m)
 		}

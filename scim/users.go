@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -265,19 +266,20 @@ func (u users) update(r *http.Request, id string, next func(scim.ResourceAttribu
 		if acc.Login == "" {
 			delete(base, "userName") // a stand-in: only a write gives a login
 		}
+		was, _ := entry(base) // before next, which may change base
 		attrs, err := next(base)
 		if err != nil {
 			return err
 		}
 		e, act := entry(attrs)
-		old, linked := "", false
+		old, linked, gone := "", false, false
 		links, err := tx.Links().ListByAccount(ctx, acc.ID)
 		if err != nil {
 			return err
 		}
 		for _, l := range links {
 			if l.Source == c.source {
-				old, linked = l.ExternalID, true
+				old, linked, gone = l.ExternalID, true, l.Status == identity.LinkGone
 			}
 		}
 		if _, given := attrs["externalId"]; !given && linked {
@@ -294,12 +296,21 @@ func (u users) update(r *http.Request, id string, next func(scim.ResourceAttribu
 			return err
 		}
 		in := u.s.ingester(c)
-		out, err := in.Apply(ctx, tx, e, acc.ID, ingest.Options{Actor: c.actor, KeepGone: act != nil && !*act})
-		if err != nil {
-			return err
-		}
-		if err := outcomeError(out); err != nil {
-			return err
+		// A write that changes nothing of the User but, perhaps, active
+		// (Entra ID disables a user with a PATCH of active alone) leaves
+		// the account and the link's attributes alone: applying the
+		// rendered User would rewrite the client's snapshot in another
+		// form, a link.updated of nothing. Bringing a gone link back
+		// takes Apply.
+		same := linked && e.ExternalID == old && maps.EqualFunc(e.Attributes, was.Attributes, slices.Equal)
+		if !same || (gone && (act == nil || *act)) {
+			out, err := in.Apply(ctx, tx, e, acc.ID, ingest.Options{Actor: c.actor, KeepGone: act != nil && !*act})
+			if err != nil {
+				return err
+			}
+			if err := outcomeError(out); err != nil {
+				return err
+			}
 		}
 		if linked && old != e.ExternalID {
 			// The client renamed its identity: the new link took its

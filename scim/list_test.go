@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/canonid/canonid/accounts"
 	"github.com/canonid/canonid/identity"
@@ -154,6 +156,40 @@ func TestWalkAcrossWrites(t *testing.T) {
 		again := e.do("hr", "GET", "/scim/v2/Users?count=2", "").must(t, http.StatusOK)
 		if ids := resourceIDs(again); again.get("totalResults") != 7.0 || len(ids) != 2 || ids[0] != first || ids[1] != all[0] {
 			t.Errorf("a new walk: totalResults %v, ids %v; want 7 and [%s %s]", again.get("totalResults"), ids, first, all[0])
+		}
+	})
+}
+
+// TestWalkExpires: a walk that pauses longer than the cursor's life starts
+// over from the current state: the next page is read by position, with the
+// current total.
+func TestWalkExpires(t *testing.T) {
+	storetest.EachStore(t, func(t *testing.T, st store.Store) {
+		e := newEnv(t, st, scim.DefaultConfig())
+		now := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+		var mu sync.Mutex
+		scim.SetPageClock(e.scim, func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+		for i := range 4 {
+			e.do("hr", "POST", "/scim/v2/Users", userBody(fmt.Sprintf("hr-%d", i), fmt.Sprintf("user%d", i), "U", "Ser", fmt.Sprintf("user%d@univ-test.fr", i))).
+				must(t, http.StatusCreated)
+		}
+		all := resourceIDs(e.do("hr", "GET", "/scim/v2/Users?count=2", "").must(t, http.StatusOK))
+		err := st.Update(ctx, func(tx store.Tx) error {
+			const first = "00000000-0000-4000-8000-000000000000"
+			if err := tx.Accounts().Create(ctx, &identity.Account{ID: first, Status: identity.StatusActive, Login: "first"}); err != nil {
+				return err
+			}
+			return tx.Record(ctx, store.Event{Type: "account.created", Actor: "test", AccountID: first})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		now = now.Add(11 * time.Minute)
+		mu.Unlock()
+		r := e.do("hr", "GET", "/scim/v2/Users?startIndex=3&count=2", "").must(t, http.StatusOK)
+		if ids := resourceIDs(r); r.get("totalResults") != 5.0 || len(ids) != 2 || ids[0] != all[1] {
+			t.Errorf("page 2 after an 11-minute pause: totalResults %v, ids %v; want 5 and the page by position, from %s", r.get("totalResults"), ids, all[1])
 		}
 	})
 }

@@ -41,11 +41,11 @@ func HashAPIToken(token string) []byte {
 }
 
 // StoreTokens is the TokenVerifier backed by the store: it looks tokens up
-// by hash in a read-only transaction.
+// by hash, one read outside a transaction (store.Store.Read).
 type StoreTokens struct {
-	// Store is the database; only View is used.
+	// Store is the database; only Read is used.
 	Store interface {
-		View(ctx context.Context, fn func(tx store.Tx) error) error
+		Read(ctx context.Context, fn func(tx store.Tx) error) error
 	}
 }
 
@@ -60,7 +60,7 @@ func (s StoreTokens) VerifyAPIToken(ctx context.Context, token string) (store.AP
 		return store.APIToken{}, fmt.Errorf("api token: malformed: %w", store.ErrNotFound)
 	}
 	var t store.APIToken
-	err := s.Store.View(ctx, func(tx store.Tx) error {
+	err := s.Store.Read(ctx, func(tx store.Tx) error {
 		var err error
 		t, err = tx.APITokens().GetByHash(ctx, HashAPIToken(token))
 		return err

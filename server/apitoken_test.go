@@ -47,16 +47,16 @@ func TestGenerateAPIToken(t *testing.T) {
 	}
 }
 
-// fakeStore serves View over a map of API tokens by hash. The embedded
+// fakeStore serves Read over a map of API tokens by hash. The embedded
 // interfaces are nil: calling anything but APITokens().GetByHash panics.
 type fakeStore struct {
 	byHash map[string]store.APIToken
-	err    error // returned by View instead of running fn
-	views  *int
+	err    error // returned by Read instead of running fn
+	reads  *int
 }
 
-func (s fakeStore) View(ctx context.Context, fn func(tx store.Tx) error) error {
-	*s.views++
+func (s fakeStore) Read(ctx context.Context, fn func(tx store.Tx) error) error {
+	*s.reads++
 	if s.err != nil {
 		return s.err
 	}
@@ -107,7 +107,7 @@ func TestStoreTokens(t *testing.T) {
 		storeErr  error
 		wantID    string
 		wantErr   error
-		wantViews int
+		wantReads int
 	}{
 		{"valid", good, nil, "t1", nil, 1},
 		{"unknown", unknown, nil, "", store.ErrNotFound, 1},
@@ -118,8 +118,8 @@ func TestStoreTokens(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			views := 0
-			v := server.StoreTokens{Store: fakeStore{byHash: byHash, err: tt.storeErr, views: &views}}
+			reads := 0
+			v := server.StoreTokens{Store: fakeStore{byHash: byHash, err: tt.storeErr, reads: &reads}}
 			got, err := v.VerifyAPIToken(t.Context(), tt.token)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
@@ -131,8 +131,8 @@ func TestStoreTokens(t *testing.T) {
 			if got.ID != tt.wantID {
 				t.Errorf("token id = %q, want %q", got.ID, tt.wantID)
 			}
-			if views != tt.wantViews {
-				t.Errorf("store views = %d, want %d", views, tt.wantViews)
+			if reads != tt.wantReads {
+				t.Errorf("store reads = %d, want %d", reads, tt.wantReads)
 			}
 		})
 	}

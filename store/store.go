@@ -70,6 +70,12 @@ type Store interface {
 	// View runs fn in a read-only transaction that sees one consistent
 	// snapshot; writes fail with ErrReadOnly.
 	View(ctx context.Context, fn func(tx Tx) error) error
+	// Read runs fn outside a transaction: each statement sees what was
+	// committed when it runs; writes fail with ErrReadOnly. It is for a
+	// single read (an API token by hash on every request): it saves View's
+	// BEGIN and ROLLBACK, on PostgreSQL two round trips to the server.
+	// Reads that must agree with one another belong in View.
+	Read(ctx context.Context, fn func(tx Tx) error) error
 	// Outbox follows committed events by sequence, outside transactions.
 	Outbox() OutboxReader
 	// Subscribe returns a channel that receives a value soon after a

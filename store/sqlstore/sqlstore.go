@@ -166,6 +166,12 @@ func (s *Store) View(ctx context.Context, fn func(tx store.Tx) error) error {
 	return fn(&tx{s: s, tx: sqlTx, readOnly: true})
 }
 
+// Read implements store.Store: fn's statements run on the reading pool,
+// each on its own.
+func (s *Store) Read(ctx context.Context, fn func(tx store.Tx) error) error {
+	return fn(&tx{s: s, tx: s.read, pooled: true, readOnly: true})
+}
+
 // Outbox implements store.Store.
 func (s *Store) Outbox() store.OutboxReader { return outboxReader{s: s, q: s.read} }
 

@@ -16,7 +16,8 @@ import (
 // buffers the recorded events until commit.
 type tx struct {
 	s        *Store
-	tx       *sql.Tx
+	tx       conn                 // the transaction, or for Read the reading pool
+	pooled   bool                 // tx is the pool: no statement handles kept (nothing would close them)
 	stmts    map[string]*sql.Stmt // prepared in this transaction, by query
 	readOnly bool
 	changed  bool
@@ -26,6 +27,14 @@ type tx struct {
 }
 
 var _ store.Tx = (*tx)(nil)
+
+// conn runs statements: a *sql.Tx, or a *sql.DB.
+type conn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
 
 func (t *tx) Accounts() store.Accounts       { return accounts{t} }
 func (t *tx) Links() store.Links             { return links{t} }
@@ -79,7 +88,7 @@ func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error
 // transaction, preparing it on first use, or nil when the dialect does not
 // cache statements. The transaction's end closes them.
 func (t *tx) prepared(ctx context.Context, q string, nargs int) *sql.Stmt {
-	if !t.s.d.CacheStatements || nargs > maxCachedArgs {
+	if !t.s.d.CacheStatements || nargs > maxCachedArgs || t.pooled {
 		return nil
 	}
 	if st, ok := t.stmts[q]; ok {

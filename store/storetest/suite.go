@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -539,6 +540,46 @@ func testRollback(t *testing.T, st store.Store, _ Options) {
 	wantErr(t, st.View(ctx, func(tx store.Tx) error { _, err := tx.Accounts().Get(ctx, "first"); return err }), store.ErrNotFound)
 	if countAudit(t, st) != audits+1 {
 		t.Fatal("audit rows of a failed transaction were kept")
+	}
+}
+
+// testRead: Read sees what is committed, statement by statement, and
+// refuses writes.
+func testRead(t *testing.T, st store.Store, _ Options) {
+	id := newAccount(t, st, "reader").ID
+	var got identity.Account
+	if err := st.Read(ctx, func(tx store.Tx) error {
+		var err error
+		got, err = tx.Accounts().Get(ctx, id)
+		return err
+	}); err != nil || got.Login != "reader" {
+		t.Fatalf("Read of a committed account: %+v, %v", got, err)
+	}
+	wantErr(t, st.Read(ctx, func(tx store.Tx) error {
+		return tx.Accounts().Create(ctx, &identity.Account{Status: identity.StatusActive})
+	}), store.ErrReadOnly)
+	wantErr(t, st.Read(ctx, func(tx store.Tx) error {
+		return tx.Record(ctx, store.Event{Type: "x", Actor: "test"})
+	}), store.ErrReadOnly)
+	// Each statement sees the latest commit: a change committed between
+	// two reads of one Read call is seen by the second.
+	err := st.Read(ctx, func(tx store.Tx) error {
+		if _, err := tx.Accounts().Get(ctx, "made-meanwhile"); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("before: %v", err)
+		}
+		if err := st.Update(ctx, func(w store.Tx) error {
+			if err := w.Accounts().Create(ctx, &identity.Account{ID: "made-meanwhile", Status: identity.StatusActive}); err != nil {
+				return err
+			}
+			return w.Record(ctx, store.Event{Type: "account.created", Actor: "test", AccountID: "made-meanwhile"})
+		}); err != nil {
+			return err
+		}
+		_, err := tx.Accounts().Get(ctx, "made-meanwhile")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("a Read after a commit between its statements: %v", err)
 	}
 }
 

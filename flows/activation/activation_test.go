@@ -12,6 +12,7 @@ import (
 
 	"github.com/canonid/canonid/authn"
 	"github.com/canonid/canonid/connectors"
+	"github.com/canonid/canonid/flows/flowstest"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/web"
@@ -20,13 +21,13 @@ import (
 const goodPassword = "Violette-Tramway-42!"
 
 // step posts a step's form of page p and returns the next page.
-func (b *browser) step(p page, token string, step Step, fields url.Values) page {
-	b.e.t.Helper()
-	form := url.Values{web.CSRFField: {p.csrf(b.e.t)}, fieldToken: {token}, fieldStep: {string(step)}}
+func (b *browser) step(p flowstest.Page, token string, step Step, fields url.Values) flowstest.Page {
+	b.T.Helper()
+	form := url.Values{web.CSRFField: {p.CSRF(b.T)}, fieldToken: {token}, fieldStep: {string(step)}}
 	for k, v := range fields {
 		form[k] = v
 	}
-	return b.post(PathActivate, form)
+	return b.Post(PathActivate, form)
 }
 
 // The seed's story: HR creates the account, the mail reaches the recovery
@@ -35,16 +36,16 @@ func (b *browser) step(p page, token string, step Step, fields url.Values) page 
 // events, and the link no longer works.
 func TestSeedStory(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
-		e.clock.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, e.paris))
+		e.Clock.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, e.paris))
 		a := e.pendingAccount("jdupont", "Julie", "Dupont", "Julie.Dupont@Perso.example")
 
-		to, text := e.mail()
+		to, text := e.mail.Read()
 		if to != "julie.dupont@perso.example" || !strings.Contains(text, "jdupont") {
 			t.Fatalf("mail to %s:\n%s", to, text)
 		}
 		link := linkRE.FindString(text)
-		token := tokenOf(t, link)
-		toks := e.pending(a.ID)
+		token := flowstest.TokenOf(t, link)
+		toks := e.Pending(a.ID)
 		if len(toks) != 1 || toks[0].Purpose != store.PurposeActivation {
 			t.Fatalf("pending tokens %+v", toks)
 		}
@@ -56,27 +57,27 @@ func TestSeedStory(t *testing.T) {
 		}
 
 		b := e.browser()
-		p := b.get(pathOf(t, link))
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, testCharter, "Étape 1 sur 4", "2021-06")
+		p := b.Get(flowstest.PathOf(t, link))
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, testCharter, "Étape 1 sur 4", "2021-06")
 
 		// Out of order: the directory before the charter.
 		q := b.step(p, token, StepDirectory, url.Values{fieldVisible: {"yes"}})
-		wantStatus(t, q, http.StatusConflict)
-		wantContains(t, q, "Étape 1 sur 4")
+		flowstest.WantStatus(t, q, http.StatusConflict)
+		flowstest.WantContains(t, q, "Étape 1 sur 4")
 		// The charter box not ticked.
 		q = b.step(q, token, StepCharter, url.Values{fieldCharterVersion: {"2021-06"}})
-		wantStatus(t, q, http.StatusBadRequest)
+		flowstest.WantStatus(t, q, http.StatusBadRequest)
 		p = b.step(q, token, StepCharter, url.Values{fieldCharterVersion: {"2021-06"}, fieldAccept: {"1"}})
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Étape 2 sur 4")
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Étape 2 sur 4")
 
 		// Resumable: the link opens at the first step not done.
-		wantContains(t, b.get(pathOf(t, link)), "Étape 2 sur 4")
+		flowstest.WantContains(t, b.Get(flowstest.PathOf(t, link)), "Étape 2 sur 4")
 
 		p = b.step(p, token, StepDirectory, url.Values{fieldVisible: {"no"}})
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Étape 3 sur 4")
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Étape 3 sur 4")
 
 		for _, c := range []struct{ pw, again, msg string }{
 			{"court", "court", "trop court"},
@@ -85,38 +86,38 @@ func TestSeedStory(t *testing.T) {
 			{goodPassword, goodPassword + "x", "pas identiques"},
 		} {
 			q := b.step(p, token, StepPassword, url.Values{fieldPassword: {c.pw}, fieldPasswordAgain: {c.again}})
-			wantStatus(t, q, http.StatusBadRequest)
-			wantContains(t, q, c.msg, "Étape 3 sur 4")
+			flowstest.WantStatus(t, q, http.StatusBadRequest)
+			flowstest.WantContains(t, q, c.msg, "Étape 3 sur 4")
 			p = q
 		}
 		p = b.step(p, token, StepPassword, url.Values{fieldPassword: {goodPassword}, fieldPasswordAgain: {goodPassword}})
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Étape 4 sur 4", "jdupont", "Vous n'apparaîtrez pas")
-		if got := e.accountOf(a.ID); got.Status != identity.StatusPendingActivation {
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Étape 4 sur 4", "jdupont", "Vous n'apparaîtrez pas")
+		if got := e.Account(a.ID); got.Status != identity.StatusPendingActivation {
 			t.Fatalf("status %s before the confirmation", got.Status)
 		}
 
 		p = b.step(p, token, StepConfirm, nil)
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Votre compte est activé")
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Votre compte est activé")
 
-		got := e.accountOf(a.ID)
+		got := e.Account(a.ID)
 		if got.Status != identity.StatusActive || got.Consents.CharterVersion != "2021-06" ||
-			!got.Consents.CharterAcceptedAt.Equal(e.clock.Now()) || got.Consents.DirectoryVisible == nil || *got.Consents.DirectoryVisible {
+			!got.Consents.CharterAcceptedAt.Equal(e.Clock.Now()) || got.Consents.DirectoryVisible == nil || *got.Consents.DirectoryVisible {
 			t.Fatalf("account after activation: %+v", got)
 		}
 		if ok, err := authn.CheckPassword(got.PasswordHash, goodPassword); !ok || err != nil {
 			t.Fatalf("password not set: %v %v", ok, err)
 		}
-		to, text = e.mail()
+		to, text = e.mail.Read()
 		if to != "julie.dupont@perso.example" || !strings.Contains(text, "jdupont") {
 			t.Fatalf("confirmation mail to %s:\n%s", to, text)
 		}
-		e.noMail()
-		if toks := e.pending(a.ID); len(toks) != 0 {
+		e.mail.None()
+		if toks := e.Pending(a.ID); len(toks) != 0 {
 			t.Fatalf("pending tokens after activation: %+v", toks)
 		}
-		types := e.auditTypes(a.ID)
+		types := e.AuditTypes(a.ID)
 		for _, want := range []string{identity.EventAccountCreated, EventLinkSent, EventCharterAccepted,
 			EventDirectoryChosen, authn.EventPasswordSet, identity.EventAccountActivated} {
 			if !slices.Contains(types, want) {
@@ -128,9 +129,9 @@ func TestSeedStory(t *testing.T) {
 		}
 
 		// The link is used: refused.
-		q = b.get(pathOf(t, link))
-		wantStatus(t, q, http.StatusBadRequest)
-		wantContains(t, q, "invalide ou a expiré")
+		q = b.Get(flowstest.PathOf(t, link))
+		flowstest.WantStatus(t, q, http.StatusBadRequest)
+		flowstest.WantContains(t, q, "invalide ou a expiré")
 	})
 }
 
@@ -139,10 +140,10 @@ func TestSeedStory(t *testing.T) {
 // later.
 func TestDeadlineAcrossDST(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
-		e.clock.Set(time.Date(2026, 3, 28, 10, 0, 0, 0, e.paris))
+		e.Clock.Set(time.Date(2026, 3, 28, 10, 0, 0, 0, e.paris))
 		a := e.pendingAccount("mmartin", "Marc", "Martin", "marc@perso.example")
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		deadline := time.Date(2026, 3, 29, 23, 59, 59, 0, e.paris)
 		if _, off := deadline.Zone(); off != 2*3600 {
 			t.Fatalf("deadline %s is not in CEST", deadline)
@@ -150,18 +151,18 @@ func TestDeadlineAcrossDST(t *testing.T) {
 		if want := time.Date(2026, 3, 29, 21, 59, 59, 0, time.UTC); !deadline.Equal(want) {
 			t.Fatalf("deadline %s, want %s", deadline, want)
 		}
-		e.clock.Set(deadline)
+		e.Clock.Set(deadline)
 		st, err := e.svc.Inspect(t.Context(), token)
 		if err != nil || !st.Deadline.Equal(deadline) || st.Account.ID != a.ID {
 			t.Fatalf("at the deadline: %+v, %v", st, err)
 		}
 		b := e.browser()
-		wantStatus(t, b.get(pathOf(t, link)), http.StatusOK)
-		e.clock.Set(deadline.Add(time.Second))
+		flowstest.WantStatus(t, b.Get(flowstest.PathOf(t, link)), http.StatusOK)
+		e.Clock.Set(deadline.Add(time.Second))
 		if _, err := e.svc.Inspect(t.Context(), token); !errors.Is(err, ErrInvalidLink) {
 			t.Fatalf("a second after the deadline: %v", err)
 		}
-		wantStatus(t, b.get(pathOf(t, link)), http.StatusBadRequest)
+		flowstest.WantStatus(t, b.Get(flowstest.PathOf(t, link)), http.StatusBadRequest)
 	})
 }
 
@@ -196,12 +197,12 @@ func TestDeadline(t *testing.T) {
 // the same answer and no mail.
 func TestResend(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
-		e.clock.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, e.paris))
+		e.Clock.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, e.paris))
 		a := e.pendingAccount("jdupont", "Julie", "Dupont", "julie.dupont@perso.example")
 		_, first := e.link()
 		active := e.pendingAccount("pactif", "Paul", "Actif", "paul@perso.example")
 		e.link()
-		if err := e.st.Update(t.Context(), func(tx store.Tx) error {
+		if err := e.Store.Update(t.Context(), func(tx store.Tx) error {
 			acc, err := tx.Accounts().Get(t.Context(), active.ID)
 			if err != nil {
 				return err
@@ -215,29 +216,29 @@ func TestResend(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		e.clock.Set(time.Date(2026, 3, 4, 15, 0, 0, 0, e.paris)) // the first link has expired
+		e.Clock.Set(time.Date(2026, 3, 4, 15, 0, 0, 0, e.paris)) // the first link has expired
 		b := e.browser()
-		wantStatus(t, b.get(pathOf(t, first)), http.StatusBadRequest)
+		flowstest.WantStatus(t, b.Get(flowstest.PathOf(t, first)), http.StatusBadRequest)
 
-		resend := func(login string) page {
-			form := b.get(PathResend)
-			wantStatus(t, form, http.StatusOK)
-			return b.post(PathResend, url.Values{web.CSRFField: {form.csrf(t)}, fieldLogin: {login}})
+		resend := func(login string) flowstest.Page {
+			form := b.Get(PathResend)
+			flowstest.WantStatus(t, form, http.StatusOK)
+			return b.Post(PathResend, url.Values{web.CSRFField: {form.CSRF(t)}, fieldLogin: {login}})
 		}
 		known := resend("JDupont")
-		wantStatus(t, known, http.StatusOK)
+		flowstest.WantStatus(t, known, http.StatusOK)
 		_, second := e.link()
-		toks := e.pending(a.ID)
+		toks := e.Pending(a.ID)
 		if want := time.Date(2026, 3, 4, 23, 59, 59, 0, e.paris); len(toks) != 1 || !toks[0].ExpiresAt.Equal(want.Add(time.Second)) {
 			t.Fatalf("tokens after resend: %+v", toks)
 		}
 		for _, login := range []string{"inconnu", "pactif"} {
 			p := resend(login)
-			if p.status != known.status || p.main() != known.main() {
-				t.Fatalf("%s: %d %q, the known login: %d %q", login, p.status, p.main(), known.status, known.main())
+			if p.Status != known.Status || p.Main() != known.Main() {
+				t.Fatalf("%s: %d %q, the known login: %d %q", login, p.Status, p.Main(), known.Status, known.Main())
 			}
 		}
-		e.noMail()
+		e.mail.None()
 
 		// A resend by the gate page (web.ActivationResender) voids the
 		// second link.
@@ -248,13 +249,13 @@ func TestResend(t *testing.T) {
 		if err := e.svc.Resend(t.Context(), active.ID); err != nil {
 			t.Fatal(err)
 		}
-		e.noMail()
-		wantStatus(t, b.get(pathOf(t, second)), http.StatusBadRequest)
-		wantStatus(t, b.get(pathOf(t, third)), http.StatusOK)
-		e.clock.Set(time.Date(2026, 3, 4, 23, 59, 59, 0, e.paris))
-		wantStatus(t, b.get(pathOf(t, third)), http.StatusOK)
-		e.clock.Advance(time.Second)
-		wantStatus(t, b.get(pathOf(t, third)), http.StatusBadRequest)
+		e.mail.None()
+		flowstest.WantStatus(t, b.Get(flowstest.PathOf(t, second)), http.StatusBadRequest)
+		flowstest.WantStatus(t, b.Get(flowstest.PathOf(t, third)), http.StatusOK)
+		e.Clock.Set(time.Date(2026, 3, 4, 23, 59, 59, 0, e.paris))
+		flowstest.WantStatus(t, b.Get(flowstest.PathOf(t, third)), http.StatusOK)
+		e.Clock.Advance(time.Second)
+		flowstest.WantStatus(t, b.Get(flowstest.PathOf(t, third)), http.StatusBadRequest)
 	})
 }
 
@@ -264,7 +265,7 @@ func TestStepOrder(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
 		a := e.pendingAccount("jdupont", "Julie", "Dupont", "julie.dupont@perso.example")
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		ctx := t.Context()
 		if _, err := e.svc.ChooseDirectory(ctx, token, true); !errors.Is(err, ErrStepOrder) {
 			t.Fatalf("directory first: %v", err)
@@ -298,11 +299,11 @@ func TestStepOrder(t *testing.T) {
 		// A new charter version asks again.
 		cfg := e.svc.Config()
 		cfg.CharterVersion = "2026-01"
-		s2, err := New(e.st, e.svc.mail, cfg)
+		s2, err := New(e.Store, e.svc.mail, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s2.SetClock(e.clock.Now)
+		s2.SetClock(e.Clock.Now)
 		if st, err := s2.Inspect(ctx, token); err != nil || st.Step != StepCharter {
 			t.Fatalf("new charter version: %+v %v", st, err)
 		}
@@ -313,7 +314,7 @@ func TestStepOrder(t *testing.T) {
 				t.Fatalf("token %q: %v", tok, err)
 			}
 		}
-		if got := e.accountOf(a.ID); got.Status != identity.StatusPendingActivation || got.PasswordHash != "" {
+		if got := e.Account(a.ID); got.Status != identity.StatusPendingActivation || got.PasswordHash != "" {
 			t.Fatalf("account: %+v", got)
 		}
 	})
@@ -322,12 +323,12 @@ func TestStepOrder(t *testing.T) {
 // A forged, used or expired link, or a POST of one, answers the same page.
 func TestInvalidLinksLookAlike(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
-		e.clock.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, e.paris))
+		e.Clock.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, e.paris))
 		e.pendingAccount("used", "Ulysse", "Usé", "used@perso.example")
 		_, usedLink := e.link()
 		e.pendingAccount("expired", "Eva", "Expirée", "expired@perso.example")
 		_, expiredLink := e.link()
-		used := tokenOf(t, usedLink)
+		used := flowstest.TokenOf(t, usedLink)
 		ctx := t.Context()
 		if _, err := e.svc.AcceptCharter(ctx, used, "2021-06"); err != nil {
 			t.Fatal(err)
@@ -341,23 +342,23 @@ func TestInvalidLinksLookAlike(t *testing.T) {
 		if _, err := e.svc.Confirm(ctx, used, "en"); err != nil {
 			t.Fatal(err)
 		}
-		e.mail()
-		e.clock.Set(time.Date(2026, 3, 4, 0, 0, 0, 0, e.paris))
+		e.mail.Read()
+		e.Clock.Set(time.Date(2026, 3, 4, 0, 0, 0, 0, e.paris))
 
 		b := e.browser()
-		ref := b.get(activateURL("forged-token"))
-		wantStatus(t, ref, http.StatusBadRequest)
-		for _, path := range []string{pathOf(t, usedLink), pathOf(t, expiredLink), PathActivate} {
-			p := b.get(path)
-			if p.status != ref.status || p.main() != ref.main() {
-				t.Errorf("GET %s: %d %q, want %d %q", path, p.status, p.main(), ref.status, ref.main())
+		ref := b.Get(activateURL("forged-token"))
+		flowstest.WantStatus(t, ref, http.StatusBadRequest)
+		for _, path := range []string{flowstest.PathOf(t, usedLink), flowstest.PathOf(t, expiredLink), PathActivate} {
+			p := b.Get(path)
+			if p.Status != ref.Status || p.Main() != ref.Main() {
+				t.Errorf("GET %s: %d %q, want %d %q", path, p.Status, p.Main(), ref.Status, ref.Main())
 			}
 		}
-		form := b.get(PathResend)
-		for _, tok := range []string{"forged-token", used, tokenOf(t, expiredLink)} {
+		form := b.Get(PathResend)
+		for _, tok := range []string{"forged-token", used, flowstest.TokenOf(t, expiredLink)} {
 			p := b.step(form, tok, StepCharter, url.Values{fieldCharterVersion: {"2021-06"}, fieldAccept: {"1"}})
-			if p.status != ref.status || p.main() != ref.main() {
-				t.Errorf("POST %s: %d %q, want %d %q", tok, p.status, p.main(), ref.status, ref.main())
+			if p.Status != ref.Status || p.Main() != ref.Main() {
+				t.Errorf("POST %s: %d %q, want %d %q", tok, p.Status, p.Main(), ref.Status, ref.Main())
 			}
 		}
 	})
@@ -369,18 +370,18 @@ func TestCSRF(t *testing.T) {
 		a := e.pendingAccount("jdupont", "Julie", "Dupont", "julie.dupont@perso.example")
 		_, link := e.link()
 		b := e.browser()
-		en := b.get(pathOf(t, link) + "&lang=en")
-		wantStatus(t, en, http.StatusOK)
-		wantContains(t, en, "Step 1 of 4", "IT charter")
-		p := b.post(PathActivate, url.Values{fieldToken: {tokenOf(t, link)}, fieldStep: {string(StepCharter)},
+		en := b.Get(flowstest.PathOf(t, link) + "&lang=en")
+		flowstest.WantStatus(t, en, http.StatusOK)
+		flowstest.WantContains(t, en, "Step 1 of 4", "IT charter")
+		p := b.Post(PathActivate, url.Values{fieldToken: {flowstest.TokenOf(t, link)}, fieldStep: {string(StepCharter)},
 			fieldCharterVersion: {"2021-06"}, fieldAccept: {"1"}})
-		wantStatus(t, p, http.StatusForbidden)
-		p = b.post(PathResend, url.Values{fieldLogin: {"jdupont"}})
-		wantStatus(t, p, http.StatusForbidden)
-		if got := e.accountOf(a.ID); !got.Consents.CharterAcceptedAt.IsZero() {
+		flowstest.WantStatus(t, p, http.StatusForbidden)
+		p = b.Post(PathResend, url.Values{fieldLogin: {"jdupont"}})
+		flowstest.WantStatus(t, p, http.StatusForbidden)
+		if got := e.Account(a.ID); !got.Consents.CharterAcceptedAt.IsZero() {
 			t.Fatalf("charter accepted without CSRF token: %+v", got.Consents)
 		}
-		e.noMail()
+		e.mail.None()
 	})
 }
 
@@ -431,7 +432,7 @@ func TestStartRefuses(t *testing.T) {
 		a := identity.Account{Status: identity.StatusPendingActivation, Login: "norecovery", GivenName: "N", FamilyName: "R"}
 		b := identity.Account{Status: identity.StatusActive, Login: "active", GivenName: "A", FamilyName: "B",
 			Attributes: map[string][]string{identity.FieldRecoveryEmail: {"a@perso.example"}}}
-		err := e.st.Update(t.Context(), func(tx store.Tx) error {
+		err := e.Store.Update(t.Context(), func(tx store.Tx) error {
 			for _, acc := range []*identity.Account{&a, &b} {
 				if err := tx.Accounts().Create(t.Context(), acc); err != nil {
 					return err
@@ -448,7 +449,7 @@ func TestStartRefuses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.noMail()
+		e.mail.None()
 	})
 }
 
@@ -458,9 +459,9 @@ func TestPasswordSetBySomeoneElse(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
 		a := e.pendingAccount("jdupont", "Julie", "Dupont", "julie.dupont@perso.example")
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		ctx := t.Context()
-		if err := authn.SetPassword(ctx, e.st, a.ID, "Initial-Password-2026", "admin:hr"); err != nil {
+		if err := authn.SetPassword(ctx, e.Store, a.ID, "Initial-Password-2026", "admin:hr"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.svc.AcceptCharter(ctx, token, "2021-06"); err != nil {
@@ -487,7 +488,7 @@ func TestConfirmRace(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
 		a := e.pendingAccount("jdupont", "Julie", "Dupont", "julie.dupont@perso.example")
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		ctx := t.Context()
 		if _, err := e.svc.AcceptCharter(ctx, token, "2021-06"); err != nil {
 			t.Fatal(err)
@@ -515,7 +516,7 @@ func TestConfirmRace(t *testing.T) {
 			t.Fatalf("%d confirmations succeeded", ok)
 		}
 		n := 0
-		for _, typ := range e.auditTypes(a.ID) {
+		for _, typ := range e.AuditTypes(a.ID) {
 			if typ == identity.EventAccountActivated {
 				n++
 			}
@@ -532,19 +533,19 @@ func TestResendRateLimit(t *testing.T) {
 		b := e.browser()
 		for _, login := range []string{"inconnu", "jdupont"} {
 			for i := range 4 {
-				form := b.get(PathResend)
-				p := b.post(PathResend, url.Values{web.CSRFField: {form.csrf(t)}, fieldLogin: {login}})
+				form := b.Get(PathResend)
+				p := b.Post(PathResend, url.Values{web.CSRFField: {form.CSRF(t)}, fieldLogin: {login}})
 				want := http.StatusOK
 				if i == 3 {
 					want = http.StatusTooManyRequests
 				}
-				wantStatus(t, p, want)
-				if want == http.StatusTooManyRequests && p.header.Get("Retry-After") == "" {
+				flowstest.WantStatus(t, p, want)
+				if want == http.StatusTooManyRequests && p.Header.Get("Retry-After") == "" {
 					t.Error("no Retry-After")
 				}
 			}
 		}
-		e.noMail()
+		e.mail.None()
 	})
 }
 
@@ -565,7 +566,7 @@ func TestDirectoryPassword(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
 		a := e.pendingAccount("jdupont", "Julie", "Dupont", "julie.dupont@perso.example")
 		ctx := t.Context()
-		err := e.st.Update(ctx, func(tx store.Tx) error {
+		err := e.Store.Update(ctx, func(tx store.Tx) error {
 			l := identity.Link{Source: "ldap:campus", ExternalID: "uuid-jd", AccountID: a.ID, Status: identity.LinkActive}
 			if err := tx.Links().Create(ctx, &l); err != nil {
 				return err
@@ -578,7 +579,7 @@ func TestDirectoryPassword(t *testing.T) {
 		dir := &fakeDirectory{set: map[string]string{}}
 		e.svc.SetDirectories(map[string]connectors.PasswordChanger{"ldap:campus": dir})
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		if _, err := e.svc.AcceptCharter(ctx, token, "2021-06"); err != nil {
 			t.Fatal(err)
 		}

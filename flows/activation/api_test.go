@@ -3,10 +3,8 @@ package activation
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/canonid/canonid/authn"
+	"github.com/canonid/canonid/flows/flowstest"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/server"
 	"github.com/canonid/canonid/store"
@@ -42,8 +41,8 @@ func (noPages) CheckFlowPost(*gin.Context) bool { return false }
 func newAPIEnv(t *testing.T, st store.Store, tune func(*Config)) *apiEnv {
 	t.Helper()
 	e := &apiEnv{env: newEnv(t, st, tune)}
-	e.srv = server.New(server.DefaultConfig(), server.Deps{Logger: discardLog()})
-	h, err := NewHandler(e.svc, noPages{}, discardLog())
+	e.srv = server.New(server.DefaultConfig(), server.Deps{Logger: flowstest.DiscardLogger()})
+	h, err := NewHandler(e.svc, noPages{}, flowstest.DiscardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,65 +54,34 @@ func newAPIEnv(t *testing.T, st store.Store, tune func(*Config)) *apiEnv {
 
 // eachAPIEnv runs fn on an apiEnv of each store.
 func eachAPIEnv(t *testing.T, tune func(*Config), fn func(t *testing.T, e *apiEnv)) {
-	storetest.EachStore(t, func(t *testing.T, st store.Store) {
-		fn(t, newAPIEnv(t, st, tune))
-		storetest.CheckInvariants(t, st)
-	})
-}
-
-// answer is an answer of the API, its body decoded.
-type answer struct {
-	status int
-	header http.Header
-	body   map[string]any
-	raw    string
+	flowstest.EachStore(t, func(t *testing.T, st store.Store) *apiEnv { return newAPIEnv(t, st, tune) }, fn)
 }
 
 // call posts body, of content type ct, to the API route path (under
 // /api/v1).
-func (e *apiEnv) call(path, ct string, body []byte) answer {
-	e.t.Helper()
-	req, err := http.NewRequestWithContext(e.t.Context(), http.MethodPost, e.api.URL+server.APIPrefix+path, bytes.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
+func (e *apiEnv) call(path, ct string, body []byte) flowstest.Answer {
+	e.T.Helper()
+	var headers []string
 	if ct != "" {
-		req.Header.Set("Content-Type", ct)
+		headers = []string{"Content-Type", ct}
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	a := answer{status: res.StatusCode, header: res.Header, raw: string(raw)}
-	if err := json.Unmarshal(raw, &a.body); err != nil {
-		e.t.Fatalf("POST %s: %d, not JSON: %q", path, res.StatusCode, raw)
-	}
-	return a
+	return flowstest.CallAPI(e.T, http.MethodPost, e.api.URL+server.APIPrefix+path, body, headers...)
 }
 
 // post posts v as JSON to the API route path.
-func (e *apiEnv) post(path string, v any) answer {
-	e.t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return e.call(path, "application/json", b)
+func (e *apiEnv) post(path string, v any) flowstest.Answer {
+	e.T.Helper()
+	return flowstest.PostAPI(e.T, e.api.URL+server.APIPrefix+path, v)
 }
 
-func wantAnswer(t *testing.T, a answer, status int, fields map[string]any) {
+func wantAnswer(t *testing.T, a flowstest.Answer, status int, fields map[string]any) {
 	t.Helper()
-	if a.status != status {
-		t.Fatalf("status %d, want %d: %s", a.status, status, a.raw)
+	if a.Status != status {
+		t.Fatalf("status %d, want %d: %s", a.Status, status, a.Raw)
 	}
 	for k, v := range fields {
-		if got := a.body[k]; !jsonEqual(got, v) {
-			t.Fatalf("%s = %v, want %v: %s", k, got, v, a.raw)
+		if got := a.Body[k]; !jsonEqual(got, v) {
+			t.Fatalf("%s = %v, want %v: %s", k, got, v, a.Raw)
 		}
 	}
 }
@@ -133,22 +101,19 @@ func jsonEqual(got, want any) bool {
 	return bytes.Equal(g, n)
 }
 
-// errorOf is the error message of an answer.
-func (a answer) errorOf() string { s, _ := a.body["error"].(string); return s }
-
 // The seed's story through the JSON API: the link read from the mail, the
 // steps in order, a step out of order and refused answers saying why, the
 // confirmation; the account is active with its consents, its password and
 // its events, and the link no longer works.
 func TestAPIStory(t *testing.T) {
 	eachAPIEnv(t, nil, func(t *testing.T, e *apiEnv) {
-		e.clock.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, e.paris))
+		e.Clock.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, e.paris))
 		a := e.pendingAccount("jdupont", "Julie", "Dupont", "Julie.Dupont@Perso.example")
 		to, link := e.link()
 		if to != "julie.dupont@perso.example" {
 			t.Fatalf("the link went to %s", to)
 		}
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 
 		wantAnswer(t, e.post(APIPathState, map[string]any{"token": token}), http.StatusOK, map[string]any{
 			"login": "jdupont", "step": StepCharter, "steps": []Step{StepCharter, StepDirectory, StepPassword, StepConfirm},
@@ -167,8 +132,8 @@ func TestAPIStory(t *testing.T) {
 		} {
 			r := e.post(c.path, c.body)
 			wantAnswer(t, r, http.StatusConflict, map[string]any{"step": StepCharter})
-			if !strings.Contains(r.errorOf(), "not the current step") {
-				t.Errorf("%s out of order: %s", c.path, r.raw)
+			if !strings.Contains(r.ErrorText(), "not the current step") {
+				t.Errorf("%s out of order: %s", c.path, r.Raw)
 			}
 		}
 		// Refused answers: 400 naming the field; an older charter 409.
@@ -184,21 +149,21 @@ func TestAPIStory(t *testing.T) {
 			{APIPathConfirm, map[string]any{"token": token, "locale": "de"}, http.StatusBadRequest, "locale"},
 		} {
 			r := e.post(c.path, c.body)
-			if r.status != c.status || !strings.Contains(r.errorOf(), c.msg) {
-				t.Errorf("%s %v: %d %s, want %d with %q", c.path, c.body, r.status, r.raw, c.status, c.msg)
+			if r.Status != c.status || !strings.Contains(r.ErrorText(), c.msg) {
+				t.Errorf("%s %v: %d %s, want %d with %q", c.path, c.body, r.Status, r.Raw, c.status, c.msg)
 			}
 		}
-		if r := e.call(APIPathCharter, "text/plain", []byte(`{"token":"`+token+`","accept":true}`)); r.status != http.StatusUnsupportedMediaType {
-			t.Errorf("text/plain: %d %s", r.status, r.raw)
+		if r := e.call(APIPathCharter, "text/plain", []byte(`{"token":"`+token+`","accept":true}`)); r.Status != http.StatusUnsupportedMediaType {
+			t.Errorf("text/plain: %d %s", r.Status, r.Raw)
 		}
-		if got := e.accountOf(a.ID); !got.Consents.CharterAcceptedAt.IsZero() {
+		if got := e.Account(a.ID); !got.Consents.CharterAcceptedAt.IsZero() {
 			t.Fatalf("a refused answer accepted the charter: %+v", got.Consents)
 		}
 
 		st := e.post(APIPathCharter, map[string]any{"token": token, "accept": true, "version": "2021-06"})
 		wantAnswer(t, st, http.StatusOK, map[string]any{"step": StepDirectory})
-		if _, ok := st.body["charter"]; ok {
-			t.Errorf("the charter is shown after its step: %s", st.raw)
+		if _, ok := st.Body["charter"]; ok {
+			t.Errorf("the charter is shown after its step: %s", st.Raw)
 		}
 		// Resumable: the state is the first step not done.
 		wantAnswer(t, e.post(APIPathState, map[string]any{"token": token}), http.StatusOK, map[string]any{"step": StepDirectory})
@@ -215,16 +180,16 @@ func TestAPIStory(t *testing.T) {
 		} {
 			r := e.post(APIPathPassword, map[string]any{"token": token, "password": c.pw})
 			wantAnswer(t, r, http.StatusUnprocessableEntity, map[string]any{"rule": c.rule})
-			if !strings.HasPrefix(r.errorOf(), "password: ") || r.body["password_policy"] == nil {
-				t.Errorf("%q: %s", c.pw, r.raw)
+			if !strings.HasPrefix(r.ErrorText(), "password: ") || r.Body["password_policy"] == nil {
+				t.Errorf("%q: %s", c.pw, r.Raw)
 			}
 		}
-		if got := e.accountOf(a.ID); got.PasswordHash != "" {
+		if got := e.Account(a.ID); got.PasswordHash != "" {
 			t.Fatal("a refused password was stored")
 		}
 		wantAnswer(t, e.post(APIPathPassword, map[string]any{"token": token, "password": goodPassword}), http.StatusOK,
 			map[string]any{"step": StepConfirm, "login": "jdupont"})
-		if got := e.accountOf(a.ID); got.Status != identity.StatusPendingActivation {
+		if got := e.Account(a.ID); got.Status != identity.StatusPendingActivation {
 			t.Fatalf("status %s before the confirmation", got.Status)
 		}
 
@@ -232,7 +197,7 @@ func TestAPIStory(t *testing.T) {
 		wantAnswer(t, e.post(APIPathConfirm, map[string]any{"token": token, "locale": "en"}), http.StatusOK,
 			map[string]any{"login": "jdupont", "status": "active"})
 
-		got := e.accountOf(a.ID)
+		got := e.Account(a.ID)
 		if got.Status != identity.StatusActive || got.Consents.CharterVersion != "2021-06" ||
 			got.Consents.DirectoryVisible == nil || *got.Consents.DirectoryVisible {
 			t.Fatalf("account after activation: %+v", got)
@@ -240,32 +205,22 @@ func TestAPIStory(t *testing.T) {
 		if ok, err := authn.CheckPassword(got.PasswordHash, goodPassword); !ok || err != nil {
 			t.Fatalf("password not set: %v %v", ok, err)
 		}
-		to, text := e.mail()
+		to, text := e.mail.Read()
 		if to != "julie.dupont@perso.example" || !strings.Contains(text, "jdupont") {
 			t.Fatalf("confirmation mail to %s:\n%s", to, text)
 		}
-		e.noMail()
+		e.mail.None()
 
 		// The link is used: the answer of a forged one.
 		for _, path := range []string{APIPathState, APIPathConfirm} {
 			r := e.post(path, map[string]any{"token": token})
-			if r.status != http.StatusNotFound || r.raw != forged.raw {
-				t.Errorf("%s with the used link: %d %s, want %d %s", path, r.status, r.raw, forged.status, forged.raw)
+			if r.Status != http.StatusNotFound || r.Raw != forged.Raw {
+				t.Errorf("%s with the used link: %d %s, want %d %s", path, r.Status, r.Raw, forged.Status, forged.Raw)
 			}
 		}
 
 		want := []string{EventLinkSent, EventCharterAccepted, EventDirectoryChosen, authn.EventPasswordSet, identity.EventAccountActivated}
-		for name, types := range map[string][]string{"audit": e.auditTypes(a.ID), "outbox": e.outboxTypes(a.ID)} {
-			var flow []string
-			for _, typ := range types {
-				if slices.Contains(want, typ) {
-					flow = append(flow, typ)
-				}
-			}
-			if !slices.Equal(flow, want) {
-				t.Errorf("%s events %v, want %v in this order", name, flow, want)
-			}
-		}
+		e.WantEvents(a.ID, want...)
 		if ev := e.events(a.ID, identity.EventAccountActivated); len(ev) != 1 || ev[0]["directory_visible"] != false {
 			t.Errorf("%s: %v", identity.EventAccountActivated, ev)
 		}
@@ -280,7 +235,7 @@ func TestAPIRedirectStory(t *testing.T) {
 	eachAPIEnv(t, nil, func(t *testing.T, e *apiEnv) {
 		a := e.pendingStaff("jdupont", "Julie", "Dupont", staffRecovery, staffInstitutional)
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		wantAnswer(t, e.post(APIPathState, map[string]any{"token": token}), http.StatusOK, map[string]any{
 			"staff": true, "steps": []Step{StepCharter, StepDirectory, StepRedirect, StepPassword, StepConfirm}})
 		wantAnswer(t, e.post(APIPathCharter, map[string]any{"token": token, "accept": true}), http.StatusOK,
@@ -299,14 +254,14 @@ func TestAPIRedirectStory(t *testing.T) {
 			{map[string]any{"token": token, "skip": true, "address": staffForward}, http.StatusBadRequest, "not both"},
 		} {
 			r := e.post(APIPathRedirect, c.body)
-			if r.status != c.status || !strings.Contains(r.errorOf(), c.msg) {
-				t.Errorf("%v: %d %s, want %d with %q", c.body, r.status, r.raw, c.status, c.msg)
+			if r.Status != c.status || !strings.Contains(r.ErrorText(), c.msg) {
+				t.Errorf("%v: %d %s, want %d with %q", c.body, r.Status, r.Raw, c.status, c.msg)
 			}
 		}
-		if got := e.accountOf(a.ID); got.MailForward != nil || !got.Consents.MailForwardAnsweredAt.IsZero() {
+		if got := e.Account(a.ID); got.MailForward != nil || !got.Consents.MailForwardAnsweredAt.IsZero() {
 			t.Fatalf("refused answers changed the account: %+v", got.MailForward)
 		}
-		e.noMail()
+		e.mail.None()
 
 		wantAnswer(t, e.post(APIPathRedirect, map[string]any{"token": token, "address": "Julie@Ailleurs.example"}), http.StatusOK,
 			map[string]any{"step": StepPassword, "can_change_redirect": true,
@@ -315,46 +270,36 @@ func TestAPIRedirectStory(t *testing.T) {
 		if to != staffForward {
 			t.Fatalf("the redirection link went to %s", to)
 		}
-		rtoken := tokenOf(t, rlink)
+		rtoken := flowstest.TokenOf(t, rlink)
 		wantAnswer(t, e.post(APIPathPassword, map[string]any{"token": token, "password": goodPassword}), http.StatusOK,
 			map[string]any{"step": StepConfirm})
 
 		// The redirection link: the activation's token is not one.
 		forged := e.post(APIPathRedirectVerify, map[string]any{"token": "forged"})
-		if forged.status != http.StatusNotFound || !strings.Contains(forged.errorOf(), "redirection link") {
-			t.Fatalf("forged redirection link: %s", forged.raw)
+		if forged.Status != http.StatusNotFound || !strings.Contains(forged.ErrorText(), "redirection link") {
+			t.Fatalf("forged redirection link: %s", forged.Raw)
 		}
-		if r := e.post(APIPathRedirectVerify, map[string]any{"token": token}); r.status != forged.status || r.raw != forged.raw {
-			t.Errorf("the activation token as a redirection link: %s", r.raw)
+		if r := e.post(APIPathRedirectVerify, map[string]any{"token": token}); r.Status != forged.Status || r.Raw != forged.Raw {
+			t.Errorf("the activation token as a redirection link: %s", r.Raw)
 		}
 		wantAnswer(t, e.post(APIPathRedirectVerify, map[string]any{"token": rtoken}), http.StatusOK, map[string]any{
 			"login": "jdupont", "redirect": map[string]any{"address": staffForward, "keep_copy": true, "verified": true}})
-		if r := e.post(APIPathRedirectVerify, map[string]any{"token": rtoken}); r.status != forged.status || r.raw != forged.raw {
-			t.Errorf("the redirection link used: %s", r.raw)
+		if r := e.post(APIPathRedirectVerify, map[string]any{"token": rtoken}); r.Status != forged.Status || r.Raw != forged.Raw {
+			t.Errorf("the redirection link used: %s", r.Raw)
 		}
 
 		wantAnswer(t, e.post(APIPathState, map[string]any{"token": token}), http.StatusOK, map[string]any{
 			"step": StepConfirm, "redirect": map[string]any{"address": staffForward, "keep_copy": true, "verified": true}})
 		wantAnswer(t, e.post(APIPathConfirm, map[string]any{"token": token}), http.StatusOK, map[string]any{
 			"status": "active", "redirect": map[string]any{"address": staffForward, "keep_copy": true, "verified": true}})
-		if to, _ := e.mail(); to != staffRecovery {
+		if to, _ := e.mail.Read(); to != staffRecovery {
 			t.Fatalf("confirmation mail to %s", to)
 		}
-		e.noMail()
+		e.mail.None()
 
 		want := []string{EventCharterAccepted, EventDirectoryChosen, EventRedirectChosen, authn.EventPasswordSet,
 			EventRedirectVerified, identity.EventAccountActivated}
-		for name, types := range map[string][]string{"audit": e.auditTypes(a.ID), "outbox": e.outboxTypes(a.ID)} {
-			var flow []string
-			for _, typ := range types {
-				if slices.Contains(want, typ) {
-					flow = append(flow, typ)
-				}
-			}
-			if !slices.Equal(flow, want) {
-				t.Errorf("%s events %v, want %v in this order", name, flow, want)
-			}
-		}
+		e.WantEvents(a.ID, want...)
 		if ev := e.events(a.ID, EventRedirectChosen); len(ev) != 1 || ev[0]["address"] != staffForward || ev[0]["verified"] != false {
 			t.Errorf("%s: %v", EventRedirectChosen, ev)
 		}
@@ -367,7 +312,7 @@ func TestAPIRedirectSkip(t *testing.T) {
 	eachAPIEnv(t, nil, func(t *testing.T, e *apiEnv) {
 		a := e.pendingStaff("jdupont", "Julie", "Dupont", staffRecovery, staffInstitutional)
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		e.post(APIPathCharter, map[string]any{"token": token, "accept": true})
 		e.post(APIPathDirectory, map[string]any{"token": token, "visible": true})
 		wantAnswer(t, e.post(APIPathRedirect, map[string]any{"token": token, "skip": true}), http.StatusOK,
@@ -376,21 +321,21 @@ func TestAPIRedirectSkip(t *testing.T) {
 		wantAnswer(t, e.post(APIPathRedirect, map[string]any{"token": token, "address": staffRecovery, "keep_copy": false}),
 			http.StatusOK, map[string]any{"step": StepPassword,
 				"redirect": map[string]any{"address": staffRecovery, "keep_copy": false, "verified": true}})
-		e.noMail()
+		e.mail.None()
 		if ev := e.events(a.ID, EventRedirectSkipped); len(ev) != 1 {
 			t.Errorf("%s: %v", EventRedirectSkipped, ev)
 		}
 
 		e.pendingAccount("pmartin", "Paul", "Martin", "paul@perso.example")
 		_, other := e.link()
-		student := tokenOf(t, other)
+		student := flowstest.TokenOf(t, other)
 		e.post(APIPathCharter, map[string]any{"token": student, "accept": true})
 		e.post(APIPathDirectory, map[string]any{"token": student, "visible": true})
 		wantAnswer(t, e.post(APIPathRedirect, map[string]any{"token": student, "skip": true}), http.StatusConflict,
 			map[string]any{"step": StepPassword})
 		wantAnswer(t, e.post(APIPathRedirect, map[string]any{"token": student, "address": "paul@ailleurs.example"}),
 			http.StatusConflict, map[string]any{"step": StepPassword})
-		e.noMail()
+		e.mail.None()
 	})
 }
 
@@ -399,15 +344,15 @@ func TestAPIRedirectSkip(t *testing.T) {
 func TestAPIInvalidLinksLookAlike(t *testing.T) {
 	tune := func(c *Config) { c.IPLimit = Limit{Events: 1000, Per: time.Minute, Burst: 1000} }
 	eachAPIEnv(t, tune, func(t *testing.T, e *apiEnv) {
-		e.clock.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, e.paris))
+		e.Clock.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, e.paris))
 		e.pendingAccount("used", "Ulysse", "Usé", "used@perso.example")
 		_, usedLink := e.link()
-		used := tokenOf(t, usedLink)
+		used := flowstest.TokenOf(t, usedLink)
 		e.post(APIPathCharter, map[string]any{"token": used, "accept": true})
 		e.post(APIPathDirectory, map[string]any{"token": used, "visible": true})
 		e.post(APIPathPassword, map[string]any{"token": used, "password": goodPassword})
 		wantAnswer(t, e.post(APIPathConfirm, map[string]any{"token": used}), http.StatusOK, nil)
-		e.mail()
+		e.mail.Read()
 		e.pendingAccount("voided", "Victor", "Voidé", "voided@perso.example")
 		_, voidedLink := e.link()
 		wantAnswer(t, e.post(APIPathResend, map[string]any{"login": "voided"}), http.StatusAccepted, nil)
@@ -416,8 +361,8 @@ func TestAPIInvalidLinksLookAlike(t *testing.T) {
 		_, expiredLink := e.link()
 
 		ref := e.post(APIPathState, map[string]any{"token": "forged-token"})
-		if ref.status != http.StatusNotFound || ref.errorOf() != ErrInvalidLink.Error() {
-			t.Fatalf("forged: %d %s", ref.status, ref.raw)
+		if ref.Status != http.StatusNotFound || ref.ErrorText() != ErrInvalidLink.Error() {
+			t.Fatalf("forged: %d %s", ref.Status, ref.Raw)
 		}
 		lookAlike := func(name, tok string) {
 			t.Helper()
@@ -433,20 +378,20 @@ func TestAPIInvalidLinksLookAlike(t *testing.T) {
 				{APIPathPassword, map[string]any{"token": tok, "password": goodPassword}},
 				{APIPathConfirm, map[string]any{"token": tok}},
 			} {
-				if r := e.post(c.path, c.body); r.status != ref.status || r.raw != ref.raw {
-					t.Errorf("%s link on %s: %d %s, want %d %s", name, c.path, r.status, r.raw, ref.status, ref.raw)
+				if r := e.post(c.path, c.body); r.Status != ref.Status || r.Raw != ref.Raw {
+					t.Errorf("%s link on %s: %d %s, want %d %s", name, c.path, r.Status, r.Raw, ref.Status, ref.Raw)
 				}
 			}
 		}
 		lookAlike("used", used)
-		lookAlike("voided", tokenOf(t, voidedLink))
+		lookAlike("voided", flowstest.TokenOf(t, voidedLink))
 		lookAlike("empty", "")
 		lookAlike("too long", strings.Repeat("a", 200))
-		expired := tokenOf(t, expiredLink)
+		expired := flowstest.TokenOf(t, expiredLink)
 		wantAnswer(t, e.post(APIPathState, map[string]any{"token": expired}), http.StatusOK, nil)
-		e.clock.Set(time.Date(2026, 3, 4, 0, 0, 0, 0, e.paris))
+		e.Clock.Set(time.Date(2026, 3, 4, 0, 0, 0, 0, e.paris))
 		lookAlike("expired", expired)
-		e.noMail()
+		e.mail.None()
 	})
 }
 
@@ -459,12 +404,12 @@ func TestAPIResend(t *testing.T) {
 		_, first := e.link()
 		active := e.pendingAccount("pactif", "Paul", "Actif", "paul@perso.example")
 		_, activeLink := e.link()
-		e.post(APIPathCharter, map[string]any{"token": tokenOf(t, activeLink), "accept": true})
-		e.post(APIPathDirectory, map[string]any{"token": tokenOf(t, activeLink), "visible": true})
-		e.post(APIPathPassword, map[string]any{"token": tokenOf(t, activeLink), "password": goodPassword})
-		e.post(APIPathConfirm, map[string]any{"token": tokenOf(t, activeLink)})
-		e.mail()
-		if got := e.accountOf(active.ID); got.Status != identity.StatusActive {
+		e.post(APIPathCharter, map[string]any{"token": flowstest.TokenOf(t, activeLink), "accept": true})
+		e.post(APIPathDirectory, map[string]any{"token": flowstest.TokenOf(t, activeLink), "visible": true})
+		e.post(APIPathPassword, map[string]any{"token": flowstest.TokenOf(t, activeLink), "password": goodPassword})
+		e.post(APIPathConfirm, map[string]any{"token": flowstest.TokenOf(t, activeLink)})
+		e.mail.Read()
+		if got := e.Account(active.ID); got.Status != identity.StatusActive {
 			t.Fatalf("pactif: %s", got.Status)
 		}
 
@@ -475,28 +420,28 @@ func TestAPIResend(t *testing.T) {
 			t.Fatalf("the new link went to %s", to)
 		}
 		for _, login := range []string{"inconnu", "pactif"} {
-			if r := e.post(APIPathResend, map[string]any{"login": login}); r.status != known.status || r.raw != known.raw {
-				t.Errorf("%s: %d %s, the pending login: %d %s", login, r.status, r.raw, known.status, known.raw)
+			if r := e.post(APIPathResend, map[string]any{"login": login}); r.Status != known.Status || r.Raw != known.Raw {
+				t.Errorf("%s: %d %s, the pending login: %d %s", login, r.Status, r.Raw, known.Status, known.Raw)
 			}
 		}
-		e.noMail()
-		wantAnswer(t, e.post(APIPathState, map[string]any{"token": tokenOf(t, first)}), http.StatusNotFound, nil)
-		wantAnswer(t, e.post(APIPathState, map[string]any{"token": tokenOf(t, second)}), http.StatusOK, map[string]any{"step": StepCharter})
+		e.mail.None()
+		wantAnswer(t, e.post(APIPathState, map[string]any{"token": flowstest.TokenOf(t, first)}), http.StatusNotFound, nil)
+		wantAnswer(t, e.post(APIPathState, map[string]any{"token": flowstest.TokenOf(t, second)}), http.StatusOK, map[string]any{"step": StepCharter})
 
 		wantAnswer(t, e.post(APIPathResend, map[string]any{"login": " "}), http.StatusBadRequest, nil)
-		if r := e.call(APIPathResend, "application/x-www-form-urlencoded", []byte("login=jdupont")); r.status != http.StatusUnsupportedMediaType {
-			t.Errorf("a form: %d %s", r.status, r.raw)
+		if r := e.call(APIPathResend, "application/x-www-form-urlencoded", []byte("login=jdupont")); r.Status != http.StatusUnsupportedMediaType {
+			t.Errorf("a form: %d %s", r.Status, r.Raw)
 		}
 		// login_limit: 3 an hour per login given, known or not.
 		for i := range 3 {
 			r := e.post(APIPathResend, map[string]any{"login": "inconnu"})
 			if i < 2 {
 				wantAnswer(t, r, http.StatusAccepted, nil)
-			} else if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
-				t.Fatalf("4th request for a login: %d %s, Retry-After %q", r.status, r.raw, r.header.Get("Retry-After"))
+			} else if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+				t.Fatalf("4th request for a login: %d %s, Retry-After %q", r.Status, r.Raw, r.Header.Get("Retry-After"))
 			}
 		}
-		e.noMail()
+		e.mail.None()
 	})
 }
 
@@ -511,7 +456,7 @@ func TestAPIRateLimits(t *testing.T) {
 	eachAPIEnv(t, tune, func(t *testing.T, e *apiEnv) {
 		e.pendingStaff("jdupont", "Julie", "Dupont", staffRecovery, staffInstitutional)
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		for range 5 {
 			wantAnswer(t, e.post(APIPathState, map[string]any{"token": token}), http.StatusOK, nil)
 		}
@@ -520,21 +465,21 @@ func TestAPIRateLimits(t *testing.T) {
 		}
 		for _, tok := range []string{"forged", token} {
 			r := e.post(APIPathState, map[string]any{"token": tok})
-			if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
-				t.Fatalf("over ip_limit: %d %s", r.status, r.raw)
+			if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+				t.Fatalf("over ip_limit: %d %s", r.Status, r.Raw)
 			}
 		}
-		e.clock.Advance(time.Hour)
+		e.Clock.Advance(time.Hour)
 		wantAnswer(t, e.post(APIPathCharter, map[string]any{"token": token, "accept": true}), http.StatusOK, nil)
 		wantAnswer(t, e.post(APIPathDirectory, map[string]any{"token": token, "visible": true}), http.StatusOK, nil)
 
 		wantAnswer(t, e.post(APIPathRedirect, map[string]any{"token": token, "address": staffForward}), http.StatusOK, nil)
 		e.redirectLink()
 		r := e.post(APIPathRedirect, map[string]any{"token": token, "address": "autre@ailleurs.example"})
-		if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
-			t.Fatalf("over redirect_limit: %d %s", r.status, r.raw)
+		if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("over redirect_limit: %d %s", r.Status, r.Raw)
 		}
-		e.noMail()
+		e.mail.None()
 	})
 }
 
@@ -550,50 +495,10 @@ func TestAPIPublicAndDescribed(t *testing.T) {
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("GET /api/v1/token without a token: %d", res.StatusCode)
 	}
-	res, err = http.Get(e.api.URL + server.APIPrefix + "/openapi.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var doc struct {
-		Paths map[string]map[string]struct {
-			Security *[]map[string][]string `json:"security"`
-		} `json:"paths"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
-		t.Fatal(err)
-	}
-	routes := 0
-	served := map[string]bool{}
-	for _, r := range e.srv.Engine().Routes() {
-		path, ok := strings.CutPrefix(r.Path, server.APIPrefix)
-		if !ok || !strings.HasPrefix(path, "/activation/") {
-			continue
-		}
-		routes++
-		served[strings.ToLower(r.Method)+" "+path] = true
-		op, ok := doc.Paths[path][strings.ToLower(r.Method)]
-		if !ok {
-			t.Errorf("%s %s is served but not described in openapi.json", r.Method, r.Path)
-			continue
-		}
-		if op.Security == nil || len(*op.Security) != 0 {
-			t.Errorf("%s %s: openapi.json does not say it is public (\"security\": [])", r.Method, r.Path)
-		}
-		if a := e.post(path, map[string]any{}); a.status == http.StatusUnauthorized {
-			t.Errorf("%s %s asks for a token: %s", r.Method, r.Path, a.raw)
-		}
-	}
-	for path, ops := range doc.Paths {
-		if !strings.HasPrefix(path, "/activation/") {
-			continue
-		}
-		for method := range ops {
-			if !served[method+" "+path] {
-				t.Errorf("openapi.json describes %s %s, which is not served", method, path)
-			}
-		}
-	}
+	routes := flowstest.WantPublicRoutes(t, e.api.URL, e.srv.Engine(), "/activation/", func(path string) (int, string) {
+		a := e.post(path, map[string]any{})
+		return a.Status, a.Raw
+	})
 	if routes != 8 {
 		t.Fatalf("%d activation routes, want 8", routes)
 	}

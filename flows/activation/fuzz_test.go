@@ -1,25 +1,20 @@
 package activation
 
 import (
-	"context"
-	"html"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/canonid/canonid/flows/flowstest"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/notify"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/store/storetest"
-	"github.com/canonid/canonid/web"
 )
 
 // Requests of FuzzLinkPages, chosen by op: GET or POST (op%2), of the
@@ -77,9 +72,9 @@ func FuzzLinkPages(f *testing.F) {
 			}
 			want = fx.request(op, token, step, unknownLogin)
 		}
-		if got.Code != want.Code || fuzzMain(got.Body.String()) != fuzzMain(want.Body.String()) {
+		if !flowstest.SamePage(got, want) {
 			t.Fatalf("op %d, step %q, value %q: token %q gets another page than an unknown one:\n%d %s\n--- unknown:\n%d %s",
-				op, step, value, token, got.Code, fuzzMain(got.Body.String()), want.Code, fuzzMain(want.Body.String()))
+				op, step, value, token, got.Code, flowstest.FuzzMain(got.Body.String()), want.Code, flowstest.FuzzMain(want.Body.String()))
 		}
 	})
 }
@@ -88,9 +83,7 @@ func FuzzLinkPages(f *testing.F) {
 // CSRF cookie and token of one browser, and the tokens of the links
 // mailed.
 type linkFuzz struct {
-	engine     *gin.Engine
-	csrfCookie string
-	csrfToken  string
+	*flowstest.FuzzBrowser
 	// live are the links that work: paul's newest activation link,
 	// rita's, and the link that confirms rita's redirection; replaced is
 	// paul's first link, expired anne's.
@@ -101,14 +94,14 @@ type linkFuzz struct {
 func newLinkFuzz(f *testing.F) *linkFuzz {
 	f.Helper()
 	st := storetest.OpenSQLite(f)
-	clk := newClock()
+	clk := flowstest.NewClock()
 	q, err := notify.NewQueue(notify.Config{Driver: notify.DriverLog, From: "Université de Test <noreply@univ-test.example>",
 		SiteName: "Université de Test", Secret: "0123456789abcdef0123456789abcdef-test", Location: time.UTC})
 	if err != nil {
 		f.Fatal(err)
 	}
 	q.SetClock(clk.Now)
-	mails := &linkRecorder{q: q}
+	mails := &flowstest.LinkRecorder{Queue: q}
 	lots := Limit{Events: 1 << 30, Per: time.Second, Burst: 1 << 30} // the fuzzer tries a lot, from one address
 	svc, err := New(st, mails, Config{PublicURL: "http://canonid.test", TimeZone: "Europe/Paris", CharterVersion: "2021-06",
 		CharterText: testCharter, IPLimit: lots, LoginLimit: lots, RedirectLimit: lots})
@@ -116,19 +109,16 @@ func newLinkFuzz(f *testing.F) *linkFuzz {
 		f.Fatal(err)
 	}
 	svc.SetClock(clk.Now)
-	pages, err := web.New(web.Config{PublicURL: "http://canonid.test", Secret: []byte("0123456789abcdef0123456789abcdef")},
-		web.Deps{Store: st, Auth: fakeAuth{}, Requests: noRequests{}, Now: clk.Now, Logger: discardLog(), Activation: svc})
-	if err != nil {
-		f.Fatal(err)
-	}
-	h, err := NewHandler(svc, pages, discardLog())
+	pages := flowstest.NewPages(f, "http://canonid.test", st, &flowstest.Passwords{}, clk.Now, svc)
+	h, err := NewHandler(svc, pages, flowstest.DiscardLogger())
 	if err != nil {
 		f.Fatal(err)
 	}
 	gin.SetMode(gin.ReleaseMode)
-	fx := &linkFuzz{engine: gin.New()}
-	pages.Mount(fx.engine)
-	h.MountPages(fx.engine)
+	engine := gin.New()
+	pages.Mount(engine)
+	h.MountPages(engine)
+	fx := &linkFuzz{}
 
 	pending := func(login string, status identity.Status, affiliations []string, emails ...identity.Email) string {
 		f.Helper()
@@ -161,18 +151,18 @@ func newLinkFuzz(f *testing.F) *linkFuzz {
 		return a.ID
 	}
 	pending("anne", identity.StatusPendingActivation, nil)
-	fx.expired = mails.lastToken(f)
+	fx.expired = mails.LastToken(f)
 	clk.Advance(72 * time.Hour)
 	pending("alice", identity.StatusActive, nil)
 	paul := pending("paul", identity.StatusPendingActivation, nil)
-	fx.replaced = mails.lastToken(f)
+	fx.replaced = mails.LastToken(f)
 	if err := svc.Resend(f.Context(), paul); err != nil {
 		f.Fatal(err)
 	}
-	fx.live = append(fx.live, mails.lastToken(f))
+	fx.live = append(fx.live, mails.LastToken(f))
 	pending("rita", identity.StatusPendingActivation, []string{"member", "employee"},
 		identity.Email{Address: "rita@univ-test.fr", Verified: true, Primary: true, Source: "ldap:campus"})
-	rita := mails.lastToken(f)
+	rita := mails.LastToken(f)
 	if _, err := svc.AcceptCharter(f.Context(), rita, "2021-06"); err != nil {
 		f.Fatal(err)
 	}
@@ -182,20 +172,10 @@ func newLinkFuzz(f *testing.F) *linkFuzz {
 	if _, err := svc.ChooseRedirect(f.Context(), rita, "rita.new@example.org", true, "fr"); err != nil {
 		f.Fatal(err)
 	}
-	fx.live = append(fx.live, rita, mails.lastToken(f))
+	fx.live = append(fx.live, rita, mails.LastToken(f))
 
 	// One browser: its CSRF cookie and token.
-	rec := fx.serve(httptest.NewRequest(http.MethodGet, "http://canonid.test"+web.PathLogin, nil))
-	for _, c := range rec.Result().Cookies() {
-		if c.Name == "canonid_csrf" {
-			fx.csrfCookie = c.Value
-		}
-	}
-	m := csrfRE.FindStringSubmatch(rec.Body.String())
-	if fx.csrfCookie == "" || m == nil {
-		f.Fatalf("no CSRF cookie or token in the login form:\n%s", rec.Body)
-	}
-	fx.csrfToken = html.UnescapeString(m[1])
+	fx.FuzzBrowser = flowstest.NewFuzzBrowser(f, engine)
 	return fx
 }
 
@@ -205,73 +185,12 @@ func (fx *linkFuzz) request(op uint8, token, step, value string) *httptest.Respo
 	path := []string{PathActivate, PathRedirectConfirm, PathResend}[op/2%3]
 	if op%2 != fuzzPost {
 		q := url.Values{fieldToken: {token}, fieldStep: {step}}
-		req := httptest.NewRequest(http.MethodGet, "http://canonid.test"+path+"?"+q.Encode(), nil)
-		req.AddCookie(&http.Cookie{Name: "canonid_csrf", Value: fx.csrfCookie})
-		return fx.serve(req)
+		return fx.Get(path+"?"+q.Encode(), false)
 	}
-	form := url.Values{fieldToken: {token}, fieldStep: {step}, web.CSRFField: {fx.csrfToken}}
-	if op/6%2 == 1 {
-		form.Set(web.CSRFField, "wrong")
-	}
+	form := url.Values{fieldToken: {token}, fieldStep: {step}}
 	for _, k := range []string{fieldCharterVersion, fieldAccept, fieldVisible, fieldPassword, fieldPasswordAgain,
 		fieldLogin, fieldRedirect, fieldRedirectTo, fieldKeepCopy} {
 		form.Set(k, value)
 	}
-	req := httptest.NewRequest(http.MethodPost, "http://canonid.test"+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.AddCookie(&http.Cookie{Name: "canonid_csrf", Value: fx.csrfCookie})
-	return fx.serve(req)
-}
-
-// serve runs a request through the pages.
-func (fx *linkFuzz) serve(req *http.Request) *httptest.ResponseRecorder {
-	rec := httptest.NewRecorder()
-	fx.engine.ServeHTTP(rec, req)
-	return rec
-}
-
-// attrRE matches the attributes that carry a page's token back (links
-// and form values) and its fresh CSRF token.
-var attrRE = regexp.MustCompile(`\b(href|value|action)="[^"]*"`)
-
-// fuzzMain is what a page says: its <main>, with the values of links and
-// form fields dropped.
-func fuzzMain(body string) string {
-	i, j := strings.Index(body, "<main>"), strings.Index(body, "</main>")
-	if i < 0 || j < i {
-		return body
-	}
-	return attrRE.ReplaceAllString(body[i:j], `$1=""`)
-}
-
-// linkRecorder is notify's queue that keeps the links it queues.
-type linkRecorder struct {
-	q     *notify.Queue
-	mu    sync.Mutex
-	links []string
-}
-
-func (r *linkRecorder) Enqueue(ctx context.Context, tx store.Tx, m notify.Message) error {
-	if err := r.q.Enqueue(ctx, tx, m); err != nil {
-		return err
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.links = append(r.links, m.Data["link"])
-	return nil
-}
-
-// lastToken returns the token of the last link queued.
-func (r *linkRecorder) lastToken(f *testing.F) string {
-	f.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.links) == 0 {
-		f.Fatal("no link queued")
-	}
-	u, err := url.Parse(r.links[len(r.links)-1])
-	if err != nil || u.Query().Get(fieldToken) == "" {
-		f.Fatalf("no token in link %q", r.links[len(r.links)-1])
-	}
-	return u.Query().Get(fieldToken)
+	return fx.Post(path, form, op/6%2 == 0, false)
 }

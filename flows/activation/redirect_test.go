@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/canonid/canonid/authn"
+	"github.com/canonid/canonid/flows/flowstest"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/web"
@@ -25,25 +26,25 @@ const (
 
 // toRedirect takes a staff member's link through the charter and the
 // directory: it returns the page of the redirection step.
-func (b *browser) toRedirect(link string) page {
-	t := b.e.t
+func (b *browser) toRedirect(link string) flowstest.Page {
+	t := b.T
 	t.Helper()
-	token := tokenOf(t, link)
-	p := b.get(pathOf(t, link))
-	wantStatus(t, p, http.StatusOK)
-	wantContains(t, p, "Étape 1 sur 5")
+	token := flowstest.TokenOf(t, link)
+	p := b.Get(flowstest.PathOf(t, link))
+	flowstest.WantStatus(t, p, http.StatusOK)
+	flowstest.WantContains(t, p, "Étape 1 sur 5")
 	p = b.step(p, token, StepCharter, url.Values{fieldCharterVersion: {"2021-06"}, fieldAccept: {"1"}})
-	wantContains(t, p, "Étape 2 sur 5")
+	flowstest.WantContains(t, p, "Étape 2 sur 5")
 	p = b.step(p, token, StepDirectory, url.Values{fieldVisible: {"yes"}})
-	wantStatus(t, p, http.StatusOK)
-	wantContains(t, p, "Étape 3 sur 5", "Redirection de votre messagerie")
+	flowstest.WantStatus(t, p, http.StatusOK)
+	flowstest.WantContains(t, p, "Étape 3 sur 5", "Redirection de votre messagerie")
 	return p
 }
 
 // choose posts the redirection step: redirect to address, keeping a copy
 // or not.
-func (b *browser) choose(p page, token, address string, keepCopy bool) page {
-	b.e.t.Helper()
+func (b *browser) choose(p flowstest.Page, token, address string, keepCopy bool) flowstest.Page {
+	b.T.Helper()
 	f := url.Values{fieldRedirect: {"yes"}, fieldRedirectTo: {address}}
 	if keepCopy {
 		f.Set(fieldKeepCopy, "1")
@@ -60,21 +61,21 @@ func (b *browser) choose(p page, token, address string, keepCopy bool) page {
 // events recorded.
 func TestRedirectStory(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
-		e.clock.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, e.paris))
+		e.Clock.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, e.paris))
 		a := e.pendingStaff("jdupont", "Julie", "Dupont", staffRecovery, staffInstitutional)
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		b := e.browser()
 		p := b.toRedirect(link)
-		if !strings.Contains(p.body, `name="`+fieldRedirectTo+`" value="`+staffRecovery+`"`) ||
-			!strings.Contains(p.body, `name="`+fieldKeepCopy+`" value="1" checked`) {
-			t.Fatalf("the step lacks the address (the recovery address by default) or the keep-copy box (checked by default):\n%s", p.body)
+		if !strings.Contains(p.Body, `name="`+fieldRedirectTo+`" value="`+staffRecovery+`"`) ||
+			!strings.Contains(p.Body, `name="`+fieldKeepCopy+`" value="1" checked`) {
+			t.Fatalf("the step lacks the address (the recovery address by default) or the keep-copy box (checked by default):\n%s", p.Body)
 		}
-		wantContains(t, p, "Votre adresse de secours, "+staffRecovery+", est proposée par défaut",
+		flowstest.WantContains(t, p, "Votre adresse de secours, "+staffRecovery+", est proposée par défaut",
 			"ne demande aucune confirmation", "Une autre adresse recevra un lien de confirmation",
 			"ne peut pas être l'une de vos adresses institutionnelles")
-		if strings.Contains(p.text(), "ni votre adresse de secours") {
-			t.Errorf("the step still refuses the recovery address:\n%s", p.body)
+		if strings.Contains(p.Text(), "ni votre adresse de secours") {
+			t.Errorf("the step still refuses the recovery address:\n%s", p.Body)
 		}
 
 		// Refused answers: the form again, saying why, nothing done.
@@ -90,30 +91,30 @@ func TestRedirectStory(t *testing.T) {
 			{"no answer", url.Values{fieldRedirectTo: {staffForward}}, "Choisissez l'une des deux réponses"},
 		} {
 			q := b.step(p, token, StepRedirect, c.fields)
-			wantStatus(t, q, http.StatusBadRequest)
-			wantContains(t, q, c.msg, "Étape 3 sur 5")
-			if typed := strings.TrimSpace(c.fields.Get(fieldRedirectTo)); typed != "" && !strings.Contains(q.text(), `value="`+typed+`"`) {
-				t.Errorf("%s: the address typed is not filled in again:\n%s", c.name, q.body)
+			flowstest.WantStatus(t, q, http.StatusBadRequest)
+			flowstest.WantContains(t, q, c.msg, "Étape 3 sur 5")
+			if typed := strings.TrimSpace(c.fields.Get(fieldRedirectTo)); typed != "" && !strings.Contains(q.Text(), `value="`+typed+`"`) {
+				t.Errorf("%s: the address typed is not filled in again:\n%s", c.name, q.Body)
 			}
 			p = q
 		}
-		if got := e.accountOf(a.ID); got.MailForward != nil || !got.Consents.MailForwardAnsweredAt.IsZero() {
+		if got := e.Account(a.ID); got.MailForward != nil || !got.Consents.MailForwardAnsweredAt.IsZero() {
 			t.Fatalf("refused answers changed the account: %+v %+v", got.MailForward, got.Consents)
 		}
-		e.noMail()
+		e.mail.None()
 
 		// The redirection chosen, with a copy kept.
-		chosenAt := e.clock.Now()
+		chosenAt := e.Clock.Now()
 		p = b.choose(p, token, "Julie@Ailleurs.example", true)
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Étape 4 sur 5", "Votre mot de passe")
-		got := e.accountOf(a.ID)
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Étape 4 sur 5", "Votre mot de passe")
+		got := e.Account(a.ID)
 		if f := got.MailForward; f == nil || f.Address != staffForward || !f.KeepCopy || !f.VerifiedAt.IsZero() ||
 			!f.ChosenAt.Equal(chosenAt) || !got.Consents.MailForwardAnsweredAt.Equal(chosenAt) {
 			t.Fatalf("after the choice: %+v, answered at %s", got.MailForward, got.Consents.MailForwardAnsweredAt)
 		}
 		var redirectTok store.OneTimeToken
-		for _, tok := range e.pending(a.ID) {
+		for _, tok := range e.Pending(a.ID) {
 			if tok.Purpose == store.PurposeMailRedirect {
 				redirectTok = tok
 			}
@@ -125,7 +126,7 @@ func TestRedirectStory(t *testing.T) {
 		if to != staffForward {
 			t.Fatalf("the redirection link went to %s", to)
 		}
-		if tokenOf(t, rlink) == token || !bytes.Equal(redirectTok.Hash, tokenHash(tokenOf(t, rlink))) {
+		if flowstest.TokenOf(t, rlink) == token || !bytes.Equal(redirectTok.Hash, tokenHash(flowstest.TokenOf(t, rlink))) {
 			t.Fatal("the redirection link reuses the activation token, or its token is not stored hashed")
 		}
 		chosen := e.events(a.ID, EventRedirectChosen)
@@ -136,37 +137,37 @@ func TestRedirectStory(t *testing.T) {
 
 		// The activation goes on without waiting for the link.
 		p = b.step(p, token, StepPassword, url.Values{fieldPassword: {goodPassword}, fieldPasswordAgain: {goodPassword}})
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Étape 5 sur 5", "redirigés vers julie@ailleurs.example, avec une copie",
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Étape 5 sur 5", "redirigés vers julie@ailleurs.example, avec une copie",
 			"dès que vous aurez ouvert le lien", "Modifier la redirection")
 
 		// The link, from another browser, an hour later: GET shows what
 		// it confirms and changes nothing.
-		e.clock.Advance(time.Hour)
+		e.Clock.Advance(time.Hour)
 		other := e.browser()
 		for range 2 {
-			q := other.get(pathOf(t, rlink))
-			wantStatus(t, q, http.StatusOK)
-			wantContains(t, q, "Confirmer la redirection", "jdupont", staffForward, "Une copie des mails restera")
-			if !strings.Contains(q.body, `method="post" action="`+PathRedirectConfirm+`"`) {
-				t.Fatalf("the form does not POST to %s:\n%s", PathRedirectConfirm, q.body)
+			q := other.Get(flowstest.PathOf(t, rlink))
+			flowstest.WantStatus(t, q, http.StatusOK)
+			flowstest.WantContains(t, q, "Confirmer la redirection", "jdupont", staffForward, "Une copie des mails restera")
+			if !strings.Contains(q.Body, `method="post" action="`+PathRedirectConfirm+`"`) {
+				t.Fatalf("the form does not POST to %s:\n%s", PathRedirectConfirm, q.Body)
 			}
-			if got := e.accountOf(a.ID); !got.MailForward.VerifiedAt.IsZero() {
+			if got := e.Account(a.ID); !got.MailForward.VerifiedAt.IsZero() {
 				t.Fatal("GET verified the redirection")
 			}
 			// Without the CSRF token, nothing.
-			q = other.post(PathRedirectConfirm, url.Values{fieldToken: {tokenOf(t, rlink)}})
-			wantStatus(t, q, http.StatusForbidden)
-			if got := e.accountOf(a.ID); !got.MailForward.VerifiedAt.IsZero() {
+			q = other.Post(PathRedirectConfirm, url.Values{fieldToken: {flowstest.TokenOf(t, rlink)}})
+			flowstest.WantStatus(t, q, http.StatusForbidden)
+			if got := e.Account(a.ID); !got.MailForward.VerifiedAt.IsZero() {
 				t.Fatal("a POST without CSRF token verified the redirection")
 			}
 		}
-		q := other.get(pathOf(t, rlink))
-		q = other.post(PathRedirectConfirm, url.Values{web.CSRFField: {q.csrf(t)}, fieldToken: {tokenOf(t, rlink)}})
-		wantStatus(t, q, http.StatusOK)
-		wantContains(t, q, "Redirection confirmée", "jdupont", staffForward)
-		verifiedAt := e.clock.Now()
-		got = e.accountOf(a.ID)
+		q := other.Get(flowstest.PathOf(t, rlink))
+		q = other.Post(PathRedirectConfirm, url.Values{web.CSRFField: {q.CSRF(t)}, fieldToken: {flowstest.TokenOf(t, rlink)}})
+		flowstest.WantStatus(t, q, http.StatusOK)
+		flowstest.WantContains(t, q, "Redirection confirmée", "jdupont", staffForward)
+		verifiedAt := e.Clock.Now()
+		got = e.Account(a.ID)
 		if f := got.MailForward; f == nil || !f.VerifiedAt.Equal(verifiedAt) || f.Address != staffForward || !f.KeepCopy ||
 			!f.ChosenAt.Equal(chosenAt) || got.Status != identity.StatusPendingActivation {
 			t.Fatalf("after the link: %+v, status %s", got.MailForward, got.Status)
@@ -176,45 +177,35 @@ func TestRedirectStory(t *testing.T) {
 			t.Fatalf("%s events: %v", EventRedirectVerified, verified)
 		}
 		// The link is used: refused, from any browser.
-		wantStatus(t, other.get(pathOf(t, rlink)), http.StatusBadRequest)
-		wantStatus(t, e.browser().get(pathOf(t, rlink)), http.StatusBadRequest)
+		flowstest.WantStatus(t, other.Get(flowstest.PathOf(t, rlink)), http.StatusBadRequest)
+		flowstest.WantStatus(t, e.browser().Get(flowstest.PathOf(t, rlink)), http.StatusBadRequest)
 
 		// The activation ends; the confirmation page said it is verified.
-		p = b.get(pathOf(t, link))
-		wantContains(t, p, "Étape 5 sur 5", "Vos mails sont redirigés vers julie@ailleurs.example, avec une copie")
+		p = b.Get(flowstest.PathOf(t, link))
+		flowstest.WantContains(t, p, "Étape 5 sur 5", "Vos mails sont redirigés vers julie@ailleurs.example, avec une copie")
 		p = b.step(p, token, StepConfirm, nil)
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Votre compte est activé")
-		if strings.Contains(p.text(), "attend sa confirmation") {
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Votre compte est activé")
+		if strings.Contains(p.Text(), "attend sa confirmation") {
 			t.Error("the done page says the verified redirection awaits confirmation")
 		}
-		got = e.accountOf(a.ID)
+		got = e.Account(a.ID)
 		if got.Status != identity.StatusActive || got.MailForward == nil || !got.MailForward.VerifiedAt.Equal(verifiedAt) {
 			t.Fatalf("after the activation: %s %+v", got.Status, got.MailForward)
 		}
 		if ok, err := authn.CheckPassword(got.PasswordHash, goodPassword); !ok || err != nil {
 			t.Fatalf("password not set: %v %v", ok, err)
 		}
-		if to, _ := e.mail(); to != staffRecovery {
+		if to, _ := e.mail.Read(); to != staffRecovery {
 			t.Fatalf("confirmation mail to %s", to)
 		}
-		e.noMail()
-		if toks := e.pending(a.ID); len(toks) != 0 {
+		e.mail.None()
+		if toks := e.Pending(a.ID); len(toks) != 0 {
 			t.Fatalf("pending tokens after activation: %+v", toks)
 		}
 		want := []string{EventCharterAccepted, EventDirectoryChosen, EventRedirectChosen, authn.EventPasswordSet,
 			EventRedirectVerified, identity.EventAccountActivated}
-		for name, types := range map[string][]string{"audit": e.auditTypes(a.ID), "outbox": e.outboxTypes(a.ID)} {
-			var flow []string
-			for _, typ := range types {
-				if slices.Contains(want, typ) {
-					flow = append(flow, typ)
-				}
-			}
-			if !slices.Equal(flow, want) {
-				t.Errorf("%s events %v, want %v in this order", name, flow, want)
-			}
-		}
+		e.WantEvents(a.ID, want...)
 	})
 }
 
@@ -241,29 +232,29 @@ func TestRedirectOnlyForStaff(t *testing.T) {
 			eachEnv(t, func(cfg *Config) { cfg.StaffAffiliations = c.staff }, func(t *testing.T, e *env) {
 				a := e.pendingWith("jdupont", "Julie", "Dupont", staffRecovery, c.affiliations)
 				_, link := e.link()
-				token := tokenOf(t, link)
+				token := flowstest.TokenOf(t, link)
 				b := e.browser()
-				p := b.get(pathOf(t, link))
+				p := b.Get(flowstest.PathOf(t, link))
 				total := map[bool]string{true: "5", false: "4"}[c.want]
-				wantContains(t, p, "Étape 1 sur "+total)
+				flowstest.WantContains(t, p, "Étape 1 sur "+total)
 				p = b.step(p, token, StepCharter, url.Values{fieldCharterVersion: {"2021-06"}, fieldAccept: {"1"}})
 				p = b.step(p, token, StepDirectory, url.Values{fieldVisible: {"no"}})
-				wantStatus(t, p, http.StatusOK)
-				if got := strings.Contains(p.text(), "Redirection de votre messagerie"); got != c.want {
-					t.Fatalf("redirection step shown: %v, want %v\n%s", got, c.want, p.body)
+				flowstest.WantStatus(t, p, http.StatusOK)
+				if got := strings.Contains(p.Text(), "Redirection de votre messagerie"); got != c.want {
+					t.Fatalf("redirection step shown: %v, want %v\n%s", got, c.want, p.Body)
 				}
 				if c.want {
 					return
 				}
-				wantContains(t, p, "Étape 3 sur 4", "Votre mot de passe")
+				flowstest.WantContains(t, p, "Étape 3 sur 4", "Votre mot de passe")
 				// Posting the step, or asking for its page, does nothing.
 				q := b.choose(p, token, staffForward, true)
-				wantStatus(t, q, http.StatusConflict)
-				wantContains(t, q, "Étape 3 sur 4", "Votre mot de passe")
+				flowstest.WantStatus(t, q, http.StatusConflict)
+				flowstest.WantContains(t, q, "Étape 3 sur 4", "Votre mot de passe")
 				q = b.step(q, token, StepRedirect, url.Values{fieldRedirect: {"no"}})
-				wantStatus(t, q, http.StatusConflict)
-				q = b.get(activateStepURL(token, StepRedirect))
-				wantContains(t, q, "Étape 3 sur 4", "Votre mot de passe")
+				flowstest.WantStatus(t, q, http.StatusConflict)
+				q = b.Get(activateStepURL(token, StepRedirect))
+				flowstest.WantContains(t, q, "Étape 3 sur 4", "Votre mot de passe")
 				if _, err := e.svc.ChooseRedirect(t.Context(), token, staffForward, true, "fr"); !errors.Is(err, ErrStepOrder) {
 					t.Fatalf("ChooseRedirect for a non-staff account: %v", err)
 				}
@@ -271,12 +262,12 @@ func TestRedirectOnlyForStaff(t *testing.T) {
 					t.Fatalf("SkipRedirect for a non-staff account: %v", err)
 				}
 				p = b.step(q, token, StepPassword, url.Values{fieldPassword: {goodPassword}, fieldPasswordAgain: {goodPassword}})
-				wantContains(t, p, "Étape 4 sur 4")
-				if strings.Contains(p.text(), "redirig") {
-					t.Errorf("the confirmation of a non-staff account speaks of redirection:\n%s", p.body)
+				flowstest.WantContains(t, p, "Étape 4 sur 4")
+				if strings.Contains(p.Text(), "redirig") {
+					t.Errorf("the confirmation of a non-staff account speaks of redirection:\n%s", p.Body)
 				}
-				wantStatus(t, b.step(p, token, StepConfirm, nil), http.StatusOK)
-				got := e.accountOf(a.ID)
+				flowstest.WantStatus(t, b.step(p, token, StepConfirm, nil), http.StatusOK)
+				got := e.Account(a.ID)
 				if got.Status != identity.StatusActive || got.MailForward != nil || !got.Consents.MailForwardAnsweredAt.IsZero() {
 					t.Fatalf("account: %s %+v %+v", got.Status, got.MailForward, got.Consents)
 				}
@@ -294,26 +285,26 @@ func TestRedirectSkip(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
 		a := e.pendingStaff("jdupont", "Julie", "Dupont", staffRecovery, staffInstitutional)
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		b := e.browser()
 		p := b.toRedirect(link)
 		p = b.step(p, token, StepRedirect, url.Values{fieldRedirect: {"no"}, fieldRedirectTo: {staffForward}, fieldKeepCopy: {"1"}})
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Étape 4 sur 5")
-		got := e.accountOf(a.ID)
-		if got.MailForward != nil || !got.Consents.MailForwardAnsweredAt.Equal(e.clock.Now()) {
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Étape 4 sur 5")
+		got := e.Account(a.ID)
+		if got.MailForward != nil || !got.Consents.MailForwardAnsweredAt.Equal(e.Clock.Now()) {
 			t.Fatalf("after skipping: %+v %+v", got.MailForward, got.Consents)
 		}
 		if ev := e.events(a.ID, EventRedirectSkipped); len(ev) != 1 || ev[0]["cleared"] != nil {
 			t.Fatalf("%s events: %v", EventRedirectSkipped, ev)
 		}
-		e.noMail()
+		e.mail.None()
 		p = b.step(p, token, StepPassword, url.Values{fieldPassword: {goodPassword}, fieldPasswordAgain: {goodPassword}})
-		wantContains(t, p, "Étape 5 sur 5", "Vos mails ne seront pas redirigés.")
+		flowstest.WantContains(t, p, "Étape 5 sur 5", "Vos mails ne seront pas redirigés.")
 		p = b.step(p, token, StepConfirm, nil)
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Votre compte est activé")
-		if got := e.accountOf(a.ID); got.Status != identity.StatusActive || got.MailForward != nil {
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Votre compte est activé")
+		if got := e.Account(a.ID); got.Status != identity.StatusActive || got.MailForward != nil {
 			t.Fatalf("after the activation: %s %+v", got.Status, got.MailForward)
 		}
 	})
@@ -324,13 +315,13 @@ func TestRedirectSkip(t *testing.T) {
 // tells nothing of the account or the address; a POST of it too.
 func TestRedirectInvalidLinksLookAlike(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
-		e.clock.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, e.paris))
+		e.Clock.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, e.paris))
 		ctx := t.Context()
 		// start takes a staff member's link to the redirection step.
 		start := func(login string) (identity.Account, string) {
 			a := e.pendingStaff(login, "Julie", "Dupont", login+"@perso.example", login+"@univ-test.example")
 			_, link := e.link()
-			token := tokenOf(t, link)
+			token := flowstest.TokenOf(t, link)
 			if _, err := e.svc.AcceptCharter(ctx, token, "2021-06"); err != nil {
 				t.Fatal(err)
 			}
@@ -345,7 +336,7 @@ func TestRedirectInvalidLinksLookAlike(t *testing.T) {
 				t.Fatalf("choose %s: %+v %v", address, st.Step, err)
 			}
 			_, link := e.redirectLink()
-			return tokenOf(t, link)
+			return flowstest.TokenOf(t, link)
 		}
 
 		_, usedTok := start("used")
@@ -359,7 +350,7 @@ func TestRedirectInvalidLinksLookAlike(t *testing.T) {
 		_, skippedTok := start("skipped")
 
 		// A day later, less a second: the expired link still works.
-		e.clock.Advance(24*time.Hour - time.Second)
+		e.Clock.Advance(24*time.Hour - time.Second)
 		if _, err := e.svc.InspectRedirect(ctx, expired); err != nil {
 			t.Fatalf("a second before the end: %v", err)
 		}
@@ -369,28 +360,28 @@ func TestRedirectInvalidLinksLookAlike(t *testing.T) {
 		if _, err := e.svc.SkipRedirect(ctx, skippedTok); err != nil {
 			t.Fatal(err)
 		}
-		e.clock.Advance(time.Second)
+		e.Clock.Advance(time.Second)
 
 		b := e.browser()
-		ref := b.get(redirectConfirmURL("forged-token"))
-		wantStatus(t, ref, http.StatusBadRequest)
-		wantContains(t, ref, "invalide, a expiré ou a déjà servi")
+		ref := b.Get(redirectConfirmURL("forged-token"))
+		flowstest.WantStatus(t, ref, http.StatusBadRequest)
+		flowstest.WantContains(t, ref, "invalide, a expiré ou a déjà servi")
 		links := map[string]string{"used": used, "expired": expired, "superseded": superseded, "removed": removed, "empty": ""}
 		for name, tok := range links {
-			p := b.get(redirectConfirmURL(tok))
-			if p.status != ref.status || p.main() != ref.main() {
-				t.Errorf("GET %s: %d %q, want %d %q", name, p.status, p.main(), ref.status, ref.main())
+			p := b.Get(redirectConfirmURL(tok))
+			if p.Status != ref.Status || p.Main() != ref.Main() {
+				t.Errorf("GET %s: %d %q, want %d %q", name, p.Status, p.Main(), ref.Status, ref.Main())
 			}
-			if strings.Contains(p.main(), "@") {
-				t.Errorf("GET %s reveals an address: %s", name, p.main())
+			if strings.Contains(p.Main(), "@") {
+				t.Errorf("GET %s reveals an address: %s", name, p.Main())
 			}
 		}
-		form := b.get(redirectConfirmURL(current)) // a valid page, for its CSRF token
-		wantStatus(t, form, http.StatusOK)
+		form := b.Get(redirectConfirmURL(current)) // a valid page, for its CSRF token
+		flowstest.WantStatus(t, form, http.StatusOK)
 		for name, tok := range links {
-			p := b.post(PathRedirectConfirm, url.Values{web.CSRFField: {form.csrf(t)}, fieldToken: {tok}})
-			if p.status != ref.status || p.main() != ref.main() {
-				t.Errorf("POST %s: %d %q, want %d %q", name, p.status, p.main(), ref.status, ref.main())
+			p := b.Post(PathRedirectConfirm, url.Values{web.CSRFField: {form.CSRF(t)}, fieldToken: {tok}})
+			if p.Status != ref.Status || p.Main() != ref.Main() {
+				t.Errorf("POST %s: %d %q, want %d %q", name, p.Status, p.Main(), ref.Status, ref.Main())
 			}
 		}
 		for _, tok := range []string{expired, superseded, removed, strings.Repeat("a", 200)} {
@@ -412,36 +403,36 @@ func TestRedirectVerifiedAfterActivation(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
 		a := e.pendingStaff("jdupont", "Julie", "Dupont", staffRecovery, staffInstitutional)
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		b := e.browser()
 		p := b.choose(b.toRedirect(link), token, staffForward, false)
 		_, rlink := e.redirectLink()
 		p = b.step(p, token, StepPassword, url.Values{fieldPassword: {goodPassword}, fieldPasswordAgain: {goodPassword}})
-		wantContains(t, p, "redirigés vers julie@ailleurs.example, sans copie")
+		flowstest.WantContains(t, p, "redirigés vers julie@ailleurs.example, sans copie")
 		p = b.step(p, token, StepConfirm, nil)
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Votre compte est activé", "La redirection de vos mails vers julie@ailleurs.example attend sa confirmation")
-		e.mail() // the confirmation of the activation
-		if got := e.accountOf(a.ID); got.Status != identity.StatusActive || got.MailForward == nil || !got.MailForward.VerifiedAt.IsZero() {
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Votre compte est activé", "La redirection de vos mails vers julie@ailleurs.example attend sa confirmation")
+		e.mail.Read() // the confirmation of the activation
+		if got := e.Account(a.ID); got.Status != identity.StatusActive || got.MailForward == nil || !got.MailForward.VerifiedAt.IsZero() {
 			t.Fatalf("after the activation: %s %+v", got.Status, got.MailForward)
 		}
 
-		e.clock.Advance(20 * time.Hour)
+		e.Clock.Advance(20 * time.Hour)
 		other := e.browser()
-		q := other.get(pathOf(t, rlink))
-		wantStatus(t, q, http.StatusOK)
-		wantContains(t, q, "Aucune copie des mails ne restera")
-		q = other.post(PathRedirectConfirm, url.Values{web.CSRFField: {q.csrf(t)}, fieldToken: {tokenOf(t, rlink)}})
-		wantStatus(t, q, http.StatusOK)
-		wantContains(t, q, "Redirection confirmée")
-		got := e.accountOf(a.ID)
-		if got.MailForward == nil || !got.MailForward.VerifiedAt.Equal(e.clock.Now()) || got.MailForward.KeepCopy {
+		q := other.Get(flowstest.PathOf(t, rlink))
+		flowstest.WantStatus(t, q, http.StatusOK)
+		flowstest.WantContains(t, q, "Aucune copie des mails ne restera")
+		q = other.Post(PathRedirectConfirm, url.Values{web.CSRFField: {q.CSRF(t)}, fieldToken: {flowstest.TokenOf(t, rlink)}})
+		flowstest.WantStatus(t, q, http.StatusOK)
+		flowstest.WantContains(t, q, "Redirection confirmée")
+		got := e.Account(a.ID)
+		if got.MailForward == nil || !got.MailForward.VerifiedAt.Equal(e.Clock.Now()) || got.MailForward.KeepCopy {
 			t.Fatalf("after the link: %+v", got.MailForward)
 		}
 		if ev := e.events(a.ID, EventRedirectVerified); len(ev) != 1 || ev[0]["keep_copy"] != false {
 			t.Fatalf("%s events: %v", EventRedirectVerified, ev)
 		}
-		e.noMail()
+		e.mail.None()
 	})
 }
 
@@ -452,68 +443,68 @@ func TestRedirectChange(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
 		a := e.pendingStaff("jdupont", "Julie", "Dupont", staffRecovery, staffInstitutional)
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		b := e.browser()
 		p := b.choose(b.toRedirect(link), token, "juli@typo.example", true)
 		_, typo := e.redirectLink()
 		p = b.step(p, token, StepPassword, url.Values{fieldPassword: {goodPassword}, fieldPasswordAgain: {goodPassword}})
-		wantContains(t, p, "Étape 5 sur 5", "Modifier la redirection")
+		flowstest.WantContains(t, p, "Étape 5 sur 5", "Modifier la redirection")
 		change := activateStepURL(token, StepRedirect)
-		if !strings.Contains(p.text(), `href="`+change+`"`) {
-			t.Fatalf("no link to %s:\n%s", change, p.body)
+		if !strings.Contains(p.Text(), `href="`+change+`"`) {
+			t.Fatalf("no link to %s:\n%s", change, p.Body)
 		}
 
 		// The form comes back filled with the choice, not the recovery
 		// address, which a refused address leaves as it is.
-		p = b.get(change)
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Étape 3 sur 5", "Redirection de votre messagerie", `value="juli@typo.example"`, "Garder ma réponse actuelle")
-		if strings.Contains(p.body, `value="`+staffRecovery+`"`) {
-			t.Errorf("the form of a redirection chosen is filled with the recovery address:\n%s", p.body)
+		p = b.Get(change)
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Étape 3 sur 5", "Redirection de votre messagerie", `value="juli@typo.example"`, "Garder ma réponse actuelle")
+		if strings.Contains(p.Body, `value="`+staffRecovery+`"`) {
+			t.Errorf("the form of a redirection chosen is filled with the recovery address:\n%s", p.Body)
 		}
 		q := b.choose(p, token, staffInstitutional, true)
-		wantStatus(t, q, http.StatusBadRequest)
-		wantContains(t, q, "Étape 3 sur 5", "l'une de vos adresses institutionnelles")
-		if got := e.accountOf(a.ID); got.MailForward == nil || got.MailForward.Address != "juli@typo.example" {
+		flowstest.WantStatus(t, q, http.StatusBadRequest)
+		flowstest.WantContains(t, q, "Étape 3 sur 5", "l'une de vos adresses institutionnelles")
+		if got := e.Account(a.ID); got.MailForward == nil || got.MailForward.Address != "juli@typo.example" {
 			t.Fatalf("a refused change changed the redirection: %+v", got.MailForward)
 		}
 
 		// Another address: a new link, the old one void.
 		p = b.choose(q, token, staffForward, true)
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Étape 5 sur 5", "redirigés vers julie@ailleurs.example")
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Étape 5 sur 5", "redirigés vers julie@ailleurs.example")
 		to, rlink := e.redirectLink()
 		if to != staffForward {
 			t.Fatalf("new link to %s", to)
 		}
-		wantStatus(t, e.browser().get(pathOf(t, typo)), http.StatusBadRequest)
+		flowstest.WantStatus(t, e.browser().Get(flowstest.PathOf(t, typo)), http.StatusBadRequest)
 		if ev := e.events(a.ID, EventRedirectChosen); len(ev) != 2 || ev[1]["again"] != true || ev[1]["voided"] != float64(1) {
 			t.Fatalf("%s events: %v", EventRedirectChosen, ev)
 		}
-		if _, err := e.svc.VerifyRedirect(t.Context(), tokenOf(t, rlink)); err != nil {
+		if _, err := e.svc.VerifyRedirect(t.Context(), flowstest.TokenOf(t, rlink)); err != nil {
 			t.Fatal(err)
 		}
-		verifiedAt := e.clock.Now()
+		verifiedAt := e.Clock.Now()
 
 		// The verified address again, without a copy: no link, still
 		// verified.
-		e.clock.Advance(time.Minute)
-		p = b.choose(b.get(change), token, staffForward, false)
-		wantContains(t, p, "Vos mails sont redirigés vers julie@ailleurs.example, sans copie")
-		e.noMail()
-		if got := e.accountOf(a.ID); got.MailForward == nil || !got.MailForward.VerifiedAt.Equal(verifiedAt) || got.MailForward.KeepCopy {
+		e.Clock.Advance(time.Minute)
+		p = b.choose(b.Get(change), token, staffForward, false)
+		flowstest.WantContains(t, p, "Vos mails sont redirigés vers julie@ailleurs.example, sans copie")
+		e.mail.None()
+		if got := e.Account(a.ID); got.MailForward == nil || !got.MailForward.VerifiedAt.Equal(verifiedAt) || got.MailForward.KeepCopy {
 			t.Fatalf("the verified address chosen again: %+v", got.MailForward)
 		}
 
 		// No redirection after all: removed.
-		p = b.step(b.get(change), token, StepRedirect, url.Values{fieldRedirect: {"no"}})
-		wantContains(t, p, "Étape 5 sur 5", "Vos mails ne seront pas redirigés.")
+		p = b.step(b.Get(change), token, StepRedirect, url.Values{fieldRedirect: {"no"}})
+		flowstest.WantContains(t, p, "Étape 5 sur 5", "Vos mails ne seront pas redirigés.")
 		if ev := e.events(a.ID, EventRedirectSkipped); len(ev) != 1 || ev[0]["cleared"] != staffForward {
 			t.Fatalf("%s events: %v", EventRedirectSkipped, ev)
 		}
 		p = b.step(p, token, StepConfirm, nil)
-		wantStatus(t, p, http.StatusOK)
-		if got := e.accountOf(a.ID); got.Status != identity.StatusActive || got.MailForward != nil {
+		flowstest.WantStatus(t, p, http.StatusOK)
+		if got := e.Account(a.ID); got.Status != identity.StatusActive || got.MailForward != nil {
 			t.Fatalf("after the activation: %s %+v", got.Status, got.MailForward)
 		}
 		// Once active, the step cannot be answered again: the link is used.
@@ -525,9 +516,9 @@ func TestRedirectChange(t *testing.T) {
 
 // redirectTokens returns the account's pending redirection links.
 func (e *env) redirectTokens(accountID string) []store.OneTimeToken {
-	e.t.Helper()
+	e.T.Helper()
 	var out []store.OneTimeToken
-	for _, tok := range e.pending(accountID) {
+	for _, tok := range e.Pending(accountID) {
 		if tok.Purpose == store.PurposeMailRedirect {
 			out = append(out, tok)
 		}
@@ -541,26 +532,26 @@ func (e *env) redirectTokens(accountID string) []store.OneTimeToken {
 // another address, it voids that address's pending link.
 func TestRedirectRecovery(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
-		e.clock.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, e.paris))
+		e.Clock.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, e.paris))
 		a := e.pendingStaff("jdupont", "Julie", "Dupont", "Julie.Dupont@Perso.example", staffInstitutional)
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		b := e.browser()
 		p := b.toRedirect(link)
-		en := e.browser().get(pathOf(t, link) + "&lang=en")
-		wantContains(t, en, "Step 3 of 5", `value="`+staffRecovery+`"`, "Your recovery address, "+staffRecovery+", is offered by default",
+		en := e.browser().Get(flowstest.PathOf(t, link) + "&lang=en")
+		flowstest.WantContains(t, en, "Step 3 of 5", `value="`+staffRecovery+`"`, "Your recovery address, "+staffRecovery+", is offered by default",
 			"needs no confirmation", "Another address will receive a confirmation link")
 
 		// The form as it comes, the recovery address filled in.
-		chosenAt := e.clock.Now()
+		chosenAt := e.Clock.Now()
 		p = b.choose(p, token, staffRecovery, true)
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Étape 4 sur 5", "Votre mot de passe")
-		e.noMail()
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Étape 4 sur 5", "Votre mot de passe")
+		e.mail.None()
 		if toks := e.redirectTokens(a.ID); len(toks) != 0 {
 			t.Fatalf("redirection tokens for the recovery address: %+v", toks)
 		}
-		got := e.accountOf(a.ID)
+		got := e.Account(a.ID)
 		if f := got.MailForward; f == nil || f.Address != staffRecovery || !f.KeepCopy || !f.ChosenAt.Equal(chosenAt) ||
 			!f.VerifiedAt.Equal(chosenAt) || !got.Consents.MailForwardAnsweredAt.Equal(chosenAt) {
 			t.Fatalf("the recovery address chosen: %+v, answered at %s", got.MailForward, got.Consents.MailForwardAnsweredAt)
@@ -573,15 +564,15 @@ func TestRedirectRecovery(t *testing.T) {
 
 		// Another address: pending, its link mailed.
 		change := activateStepURL(token, StepRedirect)
-		p = b.get(change)
-		wantContains(t, p, `value="`+staffRecovery+`"`, "Garder ma réponse actuelle")
+		p = b.Get(change)
+		flowstest.WantContains(t, p, `value="`+staffRecovery+`"`, "Garder ma réponse actuelle")
 		p = b.choose(p, token, staffForward, false)
-		wantStatus(t, p, http.StatusOK)
+		flowstest.WantStatus(t, p, http.StatusOK)
 		to, rlink := e.redirectLink()
 		if to != staffForward {
 			t.Fatalf("link to %s", to)
 		}
-		if got := e.accountOf(a.ID); got.MailForward == nil || got.MailForward.Address != staffForward || !got.MailForward.VerifiedAt.IsZero() {
+		if got := e.Account(a.ID); got.MailForward == nil || got.MailForward.Address != staffForward || !got.MailForward.VerifiedAt.IsZero() {
 			t.Fatalf("another address chosen: %+v", got.MailForward)
 		}
 		if ev := e.events(a.ID, EventRedirectChosen); len(ev) != 2 || ev[1]["recovery"] != false || ev[1]["verified"] != false {
@@ -590,15 +581,15 @@ func TestRedirectRecovery(t *testing.T) {
 
 		// The recovery address again, typed otherwise: verified at once,
 		// the pending link voided, no mail.
-		e.clock.Advance(time.Minute)
-		chosenAt = e.clock.Now()
-		p = b.choose(b.get(change), token, " Julie.Dupont@PERSO.example ", true)
-		wantStatus(t, p, http.StatusOK)
-		e.noMail()
+		e.Clock.Advance(time.Minute)
+		chosenAt = e.Clock.Now()
+		p = b.choose(b.Get(change), token, " Julie.Dupont@PERSO.example ", true)
+		flowstest.WantStatus(t, p, http.StatusOK)
+		e.mail.None()
 		if toks := e.redirectTokens(a.ID); len(toks) != 0 {
 			t.Fatalf("redirection tokens after the recovery address: %+v", toks)
 		}
-		got = e.accountOf(a.ID)
+		got = e.Account(a.ID)
 		if f := got.MailForward; f == nil || f.Address != staffRecovery || !f.KeepCopy || !f.VerifiedAt.Equal(chosenAt) {
 			t.Fatalf("the recovery address chosen again: %+v", got.MailForward)
 		}
@@ -606,18 +597,18 @@ func TestRedirectRecovery(t *testing.T) {
 			ev[2]["again"] != true || ev[2]["voided"] != float64(1) || ev[2]["token_id"] != nil {
 			t.Fatalf("%s events: %v", EventRedirectChosen, ev)
 		}
-		wantStatus(t, e.browser().get(pathOf(t, rlink)), http.StatusBadRequest)
-		if _, err := e.svc.VerifyRedirect(t.Context(), tokenOf(t, rlink)); !errors.Is(err, ErrInvalidRedirectLink) {
+		flowstest.WantStatus(t, e.browser().Get(flowstest.PathOf(t, rlink)), http.StatusBadRequest)
+		if _, err := e.svc.VerifyRedirect(t.Context(), flowstest.TokenOf(t, rlink)); !errors.Is(err, ErrInvalidRedirectLink) {
 			t.Fatalf("the voided link: %v", err)
 		}
 
 		// The activation ends with the redirection verified.
 		p = b.step(p, token, StepPassword, url.Values{fieldPassword: {goodPassword}, fieldPasswordAgain: {goodPassword}})
-		wantContains(t, p, "Étape 5 sur 5", "Vos mails sont redirigés vers "+staffRecovery+", avec une copie")
+		flowstest.WantContains(t, p, "Étape 5 sur 5", "Vos mails sont redirigés vers "+staffRecovery+", avec une copie")
 		p = b.step(p, token, StepConfirm, nil)
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Votre compte est activé")
-		if strings.Contains(p.text(), "attend sa confirmation") {
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Votre compte est activé")
+		if strings.Contains(p.Text(), "attend sa confirmation") {
 			t.Error("the done page says the recovery address awaits confirmation")
 		}
 		activated := e.events(a.ID, identity.EventAccountActivated)
@@ -627,10 +618,10 @@ func TestRedirectRecovery(t *testing.T) {
 		if mf, _ := activated[0]["mail_forward"].(map[string]any); mf["address"] != staffRecovery || mf["verified"] != true {
 			t.Fatalf("%s mail_forward: %v", identity.EventAccountActivated, activated[0]["mail_forward"])
 		}
-		if to, _ := e.mail(); to != staffRecovery {
+		if to, _ := e.mail.Read(); to != staffRecovery {
 			t.Fatalf("confirmation mail to %s", to)
 		}
-		e.noMail()
+		e.mail.None()
 		if n := len(e.events(a.ID, EventRedirectVerified)); n != 0 {
 			t.Fatalf("%d %s events without a link", n, EventRedirectVerified)
 		}
@@ -644,7 +635,7 @@ func TestRedirectRecoveryInstitutional(t *testing.T) {
 		ctx := t.Context()
 		a := e.pendingStaff("jdupont", "Julie", "Dupont", staffInstitutional, staffInstitutional)
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		if _, err := e.svc.AcceptCharter(ctx, token, "2021-06"); err != nil {
 			t.Fatal(err)
 		}
@@ -654,10 +645,10 @@ func TestRedirectRecoveryInstitutional(t *testing.T) {
 		if _, err := e.svc.ChooseRedirect(ctx, token, staffInstitutional, true, "fr"); !errors.Is(err, ErrRedirectOwn) {
 			t.Fatalf("ChooseRedirect: %v, want ErrRedirectOwn", err)
 		}
-		if got := e.accountOf(a.ID); got.MailForward != nil || !got.Consents.MailForwardAnsweredAt.IsZero() {
+		if got := e.Account(a.ID); got.MailForward != nil || !got.Consents.MailForwardAnsweredAt.IsZero() {
 			t.Fatalf("a refused address changed the account: %+v %+v", got.MailForward, got.Consents)
 		}
-		e.noMail()
+		e.mail.None()
 	})
 }
 
@@ -666,7 +657,7 @@ func TestRedirectCSRF(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
 		a := e.pendingStaff("jdupont", "Julie", "Dupont", staffRecovery, staffInstitutional)
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		b := e.browser()
 		b.toRedirect(link)
 		for _, f := range []url.Values{
@@ -677,12 +668,12 @@ func TestRedirectCSRF(t *testing.T) {
 			for k, v := range f {
 				form[k] = v
 			}
-			wantStatus(t, b.post(PathActivate, form), http.StatusForbidden)
+			flowstest.WantStatus(t, b.Post(PathActivate, form), http.StatusForbidden)
 		}
-		if got := e.accountOf(a.ID); got.MailForward != nil || !got.Consents.MailForwardAnsweredAt.IsZero() {
+		if got := e.Account(a.ID); got.MailForward != nil || !got.Consents.MailForwardAnsweredAt.IsZero() {
 			t.Fatalf("changed without CSRF token: %+v %+v", got.MailForward, got.Consents)
 		}
-		e.noMail()
+		e.mail.None()
 	})
 }
 
@@ -693,33 +684,33 @@ func TestRedirectRateLimit(t *testing.T) {
 	eachEnv(t, tune, func(t *testing.T, e *env) {
 		e.pendingStaff("jdupont", "Julie", "Dupont", staffRecovery, staffInstitutional)
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		b := e.browser()
 		p := b.toRedirect(link)
 		// A refused address mails nothing and counts for nothing; nor
 		// does the recovery address, verified without a link, chosen
 		// again and again.
 		p = b.choose(p, token, staffInstitutional, true)
-		wantStatus(t, p, http.StatusBadRequest)
+		flowstest.WantStatus(t, p, http.StatusBadRequest)
 		for range 3 {
-			wantStatus(t, b.choose(b.get(activateStepURL(token, StepRedirect)), token, staffRecovery, true), http.StatusOK)
+			flowstest.WantStatus(t, b.choose(b.Get(activateStepURL(token, StepRedirect)), token, staffRecovery, true), http.StatusOK)
 		}
-		e.noMail()
+		e.mail.None()
 		for i, addr := range []string{"one@ailleurs.example", "two@ailleurs.example", "three@ailleurs.example"} {
-			q := b.choose(b.get(activateStepURL(token, StepRedirect)), token, addr, true)
+			q := b.choose(b.Get(activateStepURL(token, StepRedirect)), token, addr, true)
 			if i < 2 {
-				wantStatus(t, q, http.StatusOK)
+				flowstest.WantStatus(t, q, http.StatusOK)
 				if to, _ := e.redirectLink(); to != addr {
 					t.Fatalf("link to %s, want %s", to, addr)
 				}
 				continue
 			}
-			wantStatus(t, q, http.StatusTooManyRequests)
-			if q.header.Get("Retry-After") == "" {
+			flowstest.WantStatus(t, q, http.StatusTooManyRequests)
+			if q.Header.Get("Retry-After") == "" {
 				t.Error("no Retry-After")
 			}
 		}
-		e.noMail()
+		e.mail.None()
 	})
 }
 
@@ -729,7 +720,7 @@ func TestRedirectStepOrder(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
 		a := e.pendingStaff("jdupont", "Julie", "Dupont", staffRecovery, staffInstitutional)
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		ctx := t.Context()
 		order := func(step string, err error) {
 			t.Helper()
@@ -753,13 +744,13 @@ func TestRedirectStepOrder(t *testing.T) {
 		order("password before the redirection", err)
 		_, err = e.svc.Confirm(ctx, token, "fr")
 		order("confirmation before the redirection", err)
-		e.noMail()
+		e.mail.None()
 
 		if st, err = e.svc.ChooseRedirect(ctx, token, staffForward, false, "en"); err != nil || st.Step != StepPassword || !st.CanChangeRedirect() {
 			t.Fatalf("redirection: %+v %v", st, err)
 		}
 		_, rlink := e.redirectLink()
-		rtoken := tokenOf(t, rlink)
+		rtoken := flowstest.TokenOf(t, rlink)
 		if _, err := e.svc.InspectRedirect(ctx, token); !errors.Is(err, ErrInvalidRedirectLink) {
 			t.Errorf("the activation token as a redirection link: %v", err)
 		}
@@ -769,7 +760,7 @@ func TestRedirectStepOrder(t *testing.T) {
 		if _, err := e.svc.AcceptCharter(ctx, rtoken, "2021-06"); !errors.Is(err, ErrInvalidLink) {
 			t.Errorf("the redirection token as an activation link: %v", err)
 		}
-		if got := e.accountOf(a.ID); got.MailForward == nil || !got.MailForward.VerifiedAt.IsZero() {
+		if got := e.Account(a.ID); got.MailForward == nil || !got.MailForward.VerifiedAt.IsZero() {
 			t.Fatalf("redirection: %+v", got.MailForward)
 		}
 	})

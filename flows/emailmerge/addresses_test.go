@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/canonid/canonid/accounts"
+	"github.com/canonid/canonid/flows/flowstest"
 	"github.com/canonid/canonid/store"
 )
 
@@ -24,7 +25,7 @@ func TestRemove(t *testing.T) {
 		}
 		e.link() // pending@
 		_, link := e.link()
-		if _, err := e.svc.Confirm(ctx, a.ID, tokenOf(t, link), false); err != nil {
+		if _, err := e.svc.Confirm(ctx, a.ID, flowstest.TokenOf(t, link), false); err != nil {
 			t.Fatal(err)
 		}
 
@@ -47,7 +48,7 @@ func TestRemove(t *testing.T) {
 				t.Errorf("after Remove(%s): %v", tc.address, got)
 			}
 		}
-		if n := countType(e.auditTypes(a.ID), EventEmailRemoved); n != 2 {
+		if n := countType(e.AuditTypes(a.ID), EventEmailRemoved); n != 2 {
 			t.Errorf("%d email.removed events, want 2", n)
 		}
 	})
@@ -89,7 +90,7 @@ func TestSetPrimary(t *testing.T) {
 		if err := e.svc.SetPrimary(ctx, a.ID, "alice@perso.example"); err != nil {
 			t.Fatal(err)
 		}
-		if n := countType(e.auditTypes(a.ID), EventEmailPrimarySet); n != 1 {
+		if n := countType(e.AuditTypes(a.ID), EventEmailPrimarySet); n != 1 {
 			t.Errorf("%d email.primary_set events, want 1", n)
 		}
 	})

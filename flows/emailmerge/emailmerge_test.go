@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/canonid/canonid/accounts"
+	"github.com/canonid/canonid/flows/flowstest"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/notify"
 	"github.com/canonid/canonid/store"
@@ -59,20 +60,20 @@ func TestSeedStory(t *testing.T) {
 		if to != personalMail {
 			t.Fatalf("the link went to %s, want %s", to, personalMail)
 		}
-		if !strings.HasPrefix(link, e.srv.URL+PathConfirm+"?token=") {
+		if !strings.HasPrefix(link, e.Server.URL+PathConfirm+"?token=") {
 			t.Fatalf("link %s", link)
 		}
-		if n := len(e.pending(a.ID)); n != 1 {
+		if n := len(e.Pending(a.ID)); n != 1 {
 			t.Fatalf("%d pending tokens, want 1", n)
 		}
 
 		// A mail scanner, then the person, open the link: a page, no change.
-		e.browser().get(pathOf(t, link))
-		e.clock.Advance(3 * time.Minute)
-		p := br.get(pathOf(t, link))
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Confirmez votre adresse e-mail", personalMail, `method="post"`, `action="`+PathConfirm+`"`)
-		if n := len(e.pending(a.ID)); n != 1 {
+		e.browser().Get(flowstest.PathOf(t, link))
+		e.Clock.Advance(3 * time.Minute)
+		p := br.Get(flowstest.PathOf(t, link))
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Confirmez votre adresse e-mail", personalMail, `method="post"`, `action="`+PathConfirm+`"`)
+		if n := len(e.Pending(a.ID)); n != 1 {
 			t.Fatalf("after GET: %d pending tokens, want 1 (GET must not consume)", n)
 		}
 		if em, _ := e.email(a.ID, personalMail); em.Verified {
@@ -80,22 +81,22 @@ func TestSeedStory(t *testing.T) {
 		}
 
 		// Its form: the merge preview, still no change.
-		token := tokenOf(t, link)
-		p = br.post(PathConfirm, url.Values{"csrf_token": {p.csrf(t)}, "token": {token}})
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Fusionner vos comptes", personalMail, "MARTIN", "1998-04-12", "ARS-2024-00042", "csv:ars-occitanie",
+		token := flowstest.TokenOf(t, link)
+		p = br.Post(PathConfirm, url.Values{"csrf_token": {p.CSRF(t)}, "token": {token}})
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Fusionner vos comptes", personalMail, "MARTIN", "1998-04-12", "ARS-2024-00042", "csv:ars-occitanie",
 			`name="confirm_merge" value="1"`)
-		if e.accountOf(b.ID).Status != identity.StatusActive || len(e.pending(a.ID)) != 1 {
+		if e.Account(b.ID).Status != identity.StatusActive || len(e.Pending(a.ID)) != 1 {
 			t.Fatal("the preview changed something")
 		}
 
 		// Confirming the merge.
-		e.clock.Advance(time.Minute)
-		p = br.post(PathConfirm, url.Values{"csrf_token": {p.csrf(t)}, "token": {token}, "confirm_merge": {"1"}})
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Comptes fusionnés", personalMail)
+		e.Clock.Advance(time.Minute)
+		p = br.Post(PathConfirm, url.Values{"csrf_token": {p.CSRF(t)}, "token": {token}, "confirm_merge": {"1"}})
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Comptes fusionnés", personalMail)
 
-		retired := e.accountOf(b.ID)
+		retired := e.Account(b.ID)
 		if retired.Status != identity.StatusMerged || retired.MergedInto != a.ID {
 			t.Fatalf("agency account: %s, merged into %q", retired.Status, retired.MergedInto)
 		}
@@ -111,7 +112,7 @@ func TestSeedStory(t *testing.T) {
 			t.Fatalf("Get(retired) = %s, merged from %v, %v", d.Account.ID, d.MergedFrom, err)
 		}
 		var merges []identity.MergeRecord
-		if err := e.st.View(t.Context(), func(tx store.Tx) error {
+		if err := e.Store.View(t.Context(), func(tx store.Tx) error {
 			merges, err = tx.Merges().ListByAccount(t.Context(), a.ID)
 			return err
 		}); err != nil || len(merges) != 1 || merges[0].Reason != identity.MergeByEmail || merges[0].Actor != "account:"+a.ID {
@@ -120,7 +121,7 @@ func TestSeedStory(t *testing.T) {
 		if len(d.Links) != 2 {
 			t.Fatalf("links of the survivor: %+v", d.Links)
 		}
-		types := e.auditTypes(a.ID)
+		types := e.AuditTypes(a.ID)
 		for _, want := range []string{EventEmailAdded, notify.EventMailQueued, notify.EventMailSent, identity.EventAccountMerged, EventEmailVerified} {
 			if !slices.Contains(types, want) {
 				t.Errorf("audit of the survivor lacks %s: %v", want, types)
@@ -129,14 +130,14 @@ func TestSeedStory(t *testing.T) {
 		if i, j := slices.Index(types, identity.EventAccountMerged), slices.Index(types, EventEmailVerified); i > j {
 			t.Errorf("audit order: %v", types)
 		}
-		if len(e.pending(a.ID)) != 0 {
+		if len(e.Pending(a.ID)) != 0 {
 			t.Error("the link is still pending after its use")
 		}
 
 		// The link is spent.
-		p = br.get(pathOf(t, link))
-		wantStatus(t, p, http.StatusBadRequest)
-		wantContains(t, p, "Ce lien ne peut pas être utilisé")
+		p = br.Get(flowstest.PathOf(t, link))
+		flowstest.WantStatus(t, p, http.StatusBadRequest)
+		flowstest.WantContains(t, p, "Ce lien ne peut pas être utilisé")
 	})
 }
 
@@ -161,7 +162,7 @@ func TestVerifyUnheldAddress(t *testing.T) {
 			t.Fatalf("add: %d", status)
 		}
 		_, link := e.link()
-		status, body := br.api(http.MethodPost, "/api/v1/me/emails/confirm", map[string]any{"token": tokenOf(t, link)})
+		status, body := br.api(http.MethodPost, "/api/v1/me/emails/confirm", map[string]any{"token": flowstest.TokenOf(t, link)})
 		if status != http.StatusOK || body["result"] != "verified" || body["address"] != "alice@perso.example" {
 			t.Fatalf("confirm: %d %v", status, body)
 		}
@@ -192,7 +193,7 @@ func TestMergeByAPI(t *testing.T) {
 		br := e.loggedIn(universityLogin)
 		br.api(http.MethodPost, "/api/v1/me/emails", map[string]string{"address": personalMail})
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 
 		status, body := br.api(http.MethodPost, "/api/v1/me/emails/confirm", map[string]any{"token": token})
 		if status != http.StatusOK || body["result"] != "merge_required" {
@@ -206,7 +207,7 @@ func TestMergeByAPI(t *testing.T) {
 		if status != http.StatusOK || body["result"] != "merged" || body["merge_id"] == "" || body["merged_account"] != b.ID {
 			t.Fatalf("confirm merge: %d %v", status, body)
 		}
-		if r := e.accountOf(b.ID); r.MergedInto != a.ID {
+		if r := e.Account(b.ID); r.MergedInto != a.ID {
 			t.Fatalf("not merged: %+v", r)
 		}
 		// Undoing gives the agency account its address back, verified.
@@ -230,14 +231,14 @@ func TestExpiry(t *testing.T) {
 		br.api(http.MethodPost, "/api/v1/me/emails", map[string]string{"address": "two@perso.example"})
 		_, two := e.link()
 
-		e.clock.Advance(30*time.Minute - time.Second)
-		wantStatus(t, br.get(pathOf(t, one)), http.StatusOK)
-		if status, body := br.api(http.MethodPost, "/api/v1/me/emails/confirm", map[string]any{"token": tokenOf(t, one)}); status != http.StatusOK || body["result"] != "verified" {
+		e.Clock.Advance(30*time.Minute - time.Second)
+		flowstest.WantStatus(t, br.Get(flowstest.PathOf(t, one)), http.StatusOK)
+		if status, body := br.api(http.MethodPost, "/api/v1/me/emails/confirm", map[string]any{"token": flowstest.TokenOf(t, one)}); status != http.StatusOK || body["result"] != "verified" {
 			t.Fatalf("at 29:59: %d %v", status, body)
 		}
-		e.clock.Advance(time.Second)
-		wantStatus(t, br.get(pathOf(t, two)), http.StatusBadRequest)
-		status, body := br.api(http.MethodPost, "/api/v1/me/emails/confirm", map[string]any{"token": tokenOf(t, two)})
+		e.Clock.Advance(time.Second)
+		flowstest.WantStatus(t, br.Get(flowstest.PathOf(t, two)), http.StatusBadRequest)
+		status, body := br.api(http.MethodPost, "/api/v1/me/emails/confirm", map[string]any{"token": flowstest.TokenOf(t, two)})
 		if status != http.StatusBadRequest || body["error"] != ErrInvalidLink.Error() {
 			t.Fatalf("at 30:00: %d %v", status, body)
 		}
@@ -245,7 +246,7 @@ func TestExpiry(t *testing.T) {
 			t.Fatal("an expired link verified its address")
 		}
 		// The service says the same.
-		if _, err := e.svc.Confirm(t.Context(), a.ID, tokenOf(t, two), false); !errors.Is(err, ErrInvalidLink) {
+		if _, err := e.svc.Confirm(t.Context(), a.ID, flowstest.TokenOf(t, two), false); !errors.Is(err, ErrInvalidLink) {
 			t.Fatalf("Confirm at 30:00: %v", err)
 		}
 	})
@@ -267,10 +268,10 @@ func TestRefusalsLookAlike(t *testing.T) {
 		add := func(br *browser, addr string) string {
 			br.api(http.MethodPost, "/api/v1/me/emails", map[string]string{"address": addr})
 			_, link := e.link()
-			return tokenOf(t, link)
+			return flowstest.TokenOf(t, link)
 		}
 		expired := add(alice, "expired@perso.example")
-		e.clock.Advance(31 * time.Minute)
+		e.Clock.Advance(31 * time.Minute)
 		used := add(alice, "used@perso.example")
 		if status, _ := alice.api(http.MethodPost, "/api/v1/me/emails/confirm", map[string]any{"token": used}); status != http.StatusOK {
 			t.Fatal("first use refused")
@@ -287,19 +288,19 @@ func TestRefusalsLookAlike(t *testing.T) {
 		for _, c := range []struct{ name, token string }{
 			{"used", used}, {"forged", forged}, {"expired", expired}, {"another account's", bobs}, {"deleted address", deleted}, {"empty", ""},
 		} {
-			p := alice.get(PathConfirm + "?token=" + url.QueryEscape(c.token))
-			if p.status != http.StatusBadRequest {
-				t.Errorf("%s: GET %d", c.name, p.status)
+			p := alice.Get(PathConfirm + "?token=" + url.QueryEscape(c.token))
+			if p.Status != http.StatusBadRequest {
+				t.Errorf("%s: GET %d", c.name, p.Status)
 			}
-			pages = append(pages, p.main())
+			pages = append(pages, p.Main())
 			status, body := alice.api(http.MethodPost, "/api/v1/me/emails/confirm", map[string]any{"token": c.token})
 			answers = append(answers, http.StatusText(status)+" "+body["error"].(string))
-			form := alice.get("/login") // a page with a form, for its CSRF token
-			p = alice.post(PathConfirm, url.Values{"csrf_token": {form.csrf(t)}, "token": {c.token}})
-			if p.status != http.StatusBadRequest {
-				t.Errorf("%s: POST %d", c.name, p.status)
+			form := alice.Get("/login") // a page with a form, for its CSRF token
+			p = alice.Post(PathConfirm, url.Values{"csrf_token": {form.CSRF(t)}, "token": {c.token}})
+			if p.Status != http.StatusBadRequest {
+				t.Errorf("%s: POST %d", c.name, p.Status)
 			}
-			pages = append(pages, p.main())
+			pages = append(pages, p.Main())
 		}
 		for i := range pages {
 			if pages[i] != pages[0] {
@@ -330,19 +331,19 @@ func TestAddLooksTheSame(t *testing.T) {
 		e.person("bob", "bob@perso.example")
 		br := e.loggedIn("alice")
 
-		var pages []page
+		var pages []flowstest.Page
 		var events [][]string
 		for _, addr := range []string{"bob@perso.example", "nobody@perso.example"} {
-			before := len(e.auditTypes(a.ID))
-			pages = append(pages, br.do(http.MethodPost, "/api/v1/me/emails", "application/json",
+			before := len(e.AuditTypes(a.ID))
+			pages = append(pages, br.Do(http.MethodPost, "/api/v1/me/emails", "application/json",
 				strings.NewReader(`{"address":"`+addr+`"}`)))
-			events = append(events, e.auditTypes(a.ID)[before:])
+			events = append(events, e.AuditTypes(a.ID)[before:])
 		}
-		if pages[0].status != pages[1].status || pages[0].body != pages[1].body || pages[0].status != http.StatusAccepted {
-			t.Fatalf("answers differ: %d %s / %d %s", pages[0].status, pages[0].body, pages[1].status, pages[1].body)
+		if pages[0].Status != pages[1].Status || pages[0].Body != pages[1].Body || pages[0].Status != http.StatusAccepted {
+			t.Fatalf("answers differ: %d %s / %d %s", pages[0].Status, pages[0].Body, pages[1].Status, pages[1].Body)
 		}
 		for _, h := range []string{"Content-Type", "Content-Length", "Retry-After"} {
-			if pages[0].header.Get(h) != pages[1].header.Get(h) {
+			if pages[0].Header.Get(h) != pages[1].Header.Get(h) {
 				t.Errorf("header %s differs", h)
 			}
 		}
@@ -352,11 +353,11 @@ func TestAddLooksTheSame(t *testing.T) {
 		// Both links went out; they differ once followed.
 		_, held := e.link()
 		_, free := e.link()
-		if p := br.post(PathConfirm, url.Values{"csrf_token": {br.get(pathOf(t, held)).csrf(t)}, "token": {tokenOf(t, held)}}); !strings.Contains(p.text(), "Fusionner vos comptes") {
-			t.Fatalf("held address: %s", p.body)
+		if p := br.Post(PathConfirm, url.Values{"csrf_token": {br.Get(flowstest.PathOf(t, held)).CSRF(t)}, "token": {flowstest.TokenOf(t, held)}}); !strings.Contains(p.Text(), "Fusionner vos comptes") {
+			t.Fatalf("held address: %s", p.Body)
 		}
-		if p := br.post(PathConfirm, url.Values{"csrf_token": {br.get(pathOf(t, free)).csrf(t)}, "token": {tokenOf(t, free)}}); !strings.Contains(p.text(), "Adresse confirmée") {
-			t.Fatalf("free address: %s", p.body)
+		if p := br.Post(PathConfirm, url.Values{"csrf_token": {br.Get(flowstest.PathOf(t, free)).CSRF(t)}, "token": {flowstest.TokenOf(t, free)}}); !strings.Contains(p.Text(), "Adresse confirmée") {
+			t.Fatalf("free address: %s", p.Body)
 		}
 	})
 }
@@ -382,8 +383,8 @@ func TestDeletePending(t *testing.T) {
 		if status, _ := br.api(http.MethodDelete, "/api/v1/me/emails/alice@univ-test.example", nil); status != http.StatusConflict {
 			t.Fatalf("delete a verified address: %d", status)
 		}
-		wantStatus(t, br.get(pathOf(t, link)), http.StatusBadRequest)
-		if !slices.Contains(e.auditTypes(a.ID), EventEmailRemoved) {
+		flowstest.WantStatus(t, br.Get(flowstest.PathOf(t, link)), http.StatusBadRequest)
+		if !slices.Contains(e.AuditTypes(a.ID), EventEmailRemoved) {
 			t.Error("no email.removed event")
 		}
 	})
@@ -407,8 +408,8 @@ func TestRateLimit(t *testing.T) {
 			addr := "a" + string(rune('0'+i)) + "@perso.example"
 			alice.api(http.MethodPost, "/api/v1/me/emails", map[string]string{"address": addr})
 			_, link := e.link()
-			wantStatus(t, alice.get(pathOf(t, link)), http.StatusOK)
-			if status, _ := alice.api(http.MethodPost, "/api/v1/me/emails/confirm", map[string]any{"token": tokenOf(t, link)}); status != http.StatusOK {
+			flowstest.WantStatus(t, alice.Get(flowstest.PathOf(t, link)), http.StatusOK)
+			if status, _ := alice.api(http.MethodPost, "/api/v1/me/emails/confirm", map[string]any{"token": flowstest.TokenOf(t, link)}); status != http.StatusOK {
 				t.Fatalf("success %d: %d", i, status)
 			}
 		}
@@ -418,11 +419,11 @@ func TestRateLimit(t *testing.T) {
 				t.Fatalf("failure %d: %d", i, status)
 			}
 		}
-		p := alice.do(http.MethodPost, "/api/v1/me/emails/confirm", "application/json", strings.NewReader(`{"token":"x"}`))
-		if p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") == "" {
-			t.Fatalf("4th failure: %d %v", p.status, p.header)
+		p := alice.Do(http.MethodPost, "/api/v1/me/emails/confirm", "application/json", strings.NewReader(`{"token":"x"}`))
+		if p.Status != http.StatusTooManyRequests || p.Header.Get("Retry-After") == "" {
+			t.Fatalf("4th failure: %d %v", p.Status, p.Header)
 		}
-		wantStatus(t, alice.get(PathConfirm+"?token=x"), http.StatusTooManyRequests)
+		flowstest.WantStatus(t, alice.Get(PathConfirm+"?token=x"), http.StatusTooManyRequests)
 		// Per address: bob, from the same address, has 2 left of 5.
 		for i := range 2 {
 			if status, _ := bob.api(http.MethodPost, "/api/v1/me/emails/confirm", forged); status != http.StatusBadRequest {
@@ -434,12 +435,12 @@ func TestRateLimit(t *testing.T) {
 		}
 		// From another address (a trusted proxy's X-Forwarded-For), bob
 		// may try again.
-		bob.header.Set("X-Forwarded-For", "192.0.2.7")
+		bob.Header.Set("X-Forwarded-For", "192.0.2.7")
 		if status, _ := bob.api(http.MethodPost, "/api/v1/me/emails/confirm", forged); status != http.StatusBadRequest {
 			t.Fatalf("bob from another address: %d", status)
 		}
 		// An hour later, one token is back.
-		e.clock.Advance(time.Hour)
+		e.Clock.Advance(time.Hour)
 		if status, _ := alice.api(http.MethodPost, "/api/v1/me/emails/confirm", forged); status != http.StatusBadRequest {
 			t.Fatalf("an hour later: %d", status)
 		}
@@ -470,39 +471,39 @@ func TestWhoIsLoggedIn(t *testing.T) {
 		br := e.loggedIn(universityLogin)
 		br.api(http.MethodPost, "/api/v1/me/emails", map[string]string{"address": personalMail})
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 
 		// Another browser, not logged in: a page asking to log in first.
 		anon := e.browser()
-		p := anon.get(pathOf(t, link))
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Connectez-vous d'abord", `href="/login"`)
-		if strings.Contains(p.body, `name="token"`) {
+		p := anon.Get(flowstest.PathOf(t, link))
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Connectez-vous d'abord", `href="/login"`)
+		if strings.Contains(p.Body, `name="token"`) {
 			t.Error("the login page offers the confirmation form")
 		}
-		form := anon.get("/login")
-		wantStatus(t, anon.post(PathConfirm, url.Values{"csrf_token": {form.csrf(t)}, "token": {token}, "confirm_merge": {"1"}}), http.StatusOK)
+		form := anon.Get("/login")
+		flowstest.WantStatus(t, anon.Post(PathConfirm, url.Values{"csrf_token": {form.CSRF(t)}, "token": {token}, "confirm_merge": {"1"}}), http.StatusOK)
 
 		// Another account, logged in: refused, as a forged link.
 		m := e.loggedIn("mallory")
-		p = m.get(pathOf(t, link))
-		wantStatus(t, p, http.StatusBadRequest)
-		wantContains(t, p, "Ce lien ne peut pas être utilisé")
-		wantStatus(t, m.post(PathConfirm, url.Values{"csrf_token": {m.get("/login").csrf(t)}, "token": {token}, "confirm_merge": {"1"}}), http.StatusBadRequest)
+		p = m.Get(flowstest.PathOf(t, link))
+		flowstest.WantStatus(t, p, http.StatusBadRequest)
+		flowstest.WantContains(t, p, "Ce lien ne peut pas être utilisé")
+		flowstest.WantStatus(t, m.Post(PathConfirm, url.Values{"csrf_token": {m.Get("/login").CSRF(t)}, "token": {token}, "confirm_merge": {"1"}}), http.StatusBadRequest)
 		if status, body := m.api(http.MethodPost, "/api/v1/me/emails/confirm", map[string]any{"token": token, "confirm_merge": true}); status != http.StatusBadRequest {
 			t.Fatalf("mallory's API confirm: %d %v", status, body)
 		}
-		if n := len(e.pending(a.ID)); n != 1 {
+		if n := len(e.Pending(a.ID)); n != 1 {
 			t.Fatalf("%d pending tokens, want 1: the link was spent", n)
 		}
 
 		// The person, once logged in in that browser, goes on.
-		anon.login(universityLogin)
-		p = anon.get(pathOf(t, link))
-		wantStatus(t, p, http.StatusOK)
-		p = anon.post(PathConfirm, url.Values{"csrf_token": {p.csrf(t)}, "token": {token}, "confirm_merge": {"1"}})
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Comptes fusionnés")
+		anon.Login(universityLogin, "pw-"+universityLogin)
+		p = anon.Get(flowstest.PathOf(t, link))
+		flowstest.WantStatus(t, p, http.StatusOK)
+		p = anon.Post(PathConfirm, url.Values{"csrf_token": {p.CSRF(t)}, "token": {token}, "confirm_merge": {"1"}})
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Comptes fusionnés")
 	})
 }
 
@@ -514,17 +515,17 @@ func TestFormNeedsCSRF(t *testing.T) {
 		br := e.loggedIn("alice")
 		br.api(http.MethodPost, "/api/v1/me/emails", map[string]string{"address": "alice@perso.example"})
 		_, link := e.link()
-		p := br.get(pathOf(t, link))
-		wantStatus(t, br.post(PathConfirm, url.Values{"token": {tokenOf(t, link)}}), http.StatusForbidden)
-		br.header.Set("Origin", "https://evil.example")
-		wantStatus(t, br.post(PathConfirm, url.Values{"csrf_token": {p.csrf(t)}, "token": {tokenOf(t, link)}}), http.StatusForbidden)
-		br.header.Del("Origin")
-		if len(e.pending(a.ID)) != 1 {
+		p := br.Get(flowstest.PathOf(t, link))
+		flowstest.WantStatus(t, br.Post(PathConfirm, url.Values{"token": {flowstest.TokenOf(t, link)}}), http.StatusForbidden)
+		br.Header.Set("Origin", "https://evil.example")
+		flowstest.WantStatus(t, br.Post(PathConfirm, url.Values{"csrf_token": {p.CSRF(t)}, "token": {flowstest.TokenOf(t, link)}}), http.StatusForbidden)
+		br.Header.Del("Origin")
+		if len(e.Pending(a.ID)) != 1 {
 			t.Fatal("a refused form spent the link")
 		}
-		p = br.post(PathConfirm, url.Values{"csrf_token": {p.csrf(t)}, "token": {tokenOf(t, link)}})
-		wantStatus(t, p, http.StatusOK)
-		wantContains(t, p, "Adresse confirmée")
+		p = br.Post(PathConfirm, url.Values{"csrf_token": {p.CSRF(t)}, "token": {flowstest.TokenOf(t, link)}})
+		flowstest.WantStatus(t, p, http.StatusOK)
+		flowstest.WantContains(t, p, "Adresse confirmée")
 	})
 }
 
@@ -536,11 +537,11 @@ func TestInspect(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		for range 2 {
 			r, err := e.svc.Inspect(t.Context(), a.ID, token)
 			if err != nil || r.Outcome != OutcomeMergeRequired || r.Holder.ID != b.ID || r.Preview.RetiredID != b.ID ||
-				!r.ExpiresAt.Equal(e.clock.Now().Add(DefaultLinkTTL)) {
+				!r.ExpiresAt.Equal(e.Clock.Now().Add(DefaultLinkTTL)) {
 				t.Fatalf("Inspect = %+v, %v", r, err)
 			}
 		}
@@ -551,7 +552,7 @@ func TestInspect(t *testing.T) {
 		if err != nil || r.Outcome != OutcomeMergeRequired {
 			t.Fatalf("Confirm without confirmMerge = %+v, %v", r, err)
 		}
-		if len(e.pending(a.ID)) != 1 {
+		if len(e.Pending(a.ID)) != 1 {
 			t.Fatal("Confirm without confirmMerge spent the link")
 		}
 	})
@@ -588,7 +589,7 @@ func TestConcurrentConfirm(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, link := e.link()
-		token := tokenOf(t, link)
+		token := flowstest.TokenOf(t, link)
 		const n = 6
 		errs := make(chan error, n)
 		results := make(chan Result, n)
@@ -613,7 +614,7 @@ func TestConcurrentConfirm(t *testing.T) {
 		if merged != 1 {
 			t.Fatalf("%d merges, want 1", merged)
 		}
-		if r := e.accountOf(b.ID); r.MergedInto != a.ID {
+		if r := e.Account(b.ID); r.MergedInto != a.ID {
 			t.Fatalf("agency account: %+v", r)
 		}
 	})
@@ -625,15 +626,15 @@ func TestLanguage(t *testing.T) {
 	eachEnv(t, nil, func(t *testing.T, e *env) {
 		e.person("alice", "alice@univ-test.example")
 		br := e.loggedIn("alice")
-		br.header.Set("Accept-Language", "en-GB,en;q=0.9")
+		br.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 		br.api(http.MethodPost, "/api/v1/me/emails", map[string]string{"address": "alice@perso.example"})
 		_, link := e.link()
-		if text := mailText(t, e.smtp.Received()[0].Data); !strings.Contains(text, "To confirm that this e-mail address is yours") {
+		if text := flowstest.MailText(t, e.mail.Server.Received()[0].Data); !strings.Contains(text, "To confirm that this e-mail address is yours") {
 			t.Errorf("the mail is not in English:\n%s", text)
 		}
-		p := br.get(pathOf(t, link))
-		wantContains(t, p, "Confirm your e-mail address", `lang="en"`, "?lang=fr&token=")
-		p = br.get(pathOf(t, link) + "&lang=fr")
-		wantContains(t, p, "Confirmez votre adresse e-mail", `lang="fr"`)
+		p := br.Get(flowstest.PathOf(t, link))
+		flowstest.WantContains(t, p, "Confirm your e-mail address", `lang="en"`, "?lang=fr&token=")
+		p = br.Get(flowstest.PathOf(t, link) + "&lang=fr")
+		flowstest.WantContains(t, p, "Confirmez votre adresse e-mail", `lang="fr"`)
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canonid/canonid/flows/flowstest"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/store/storetest"
@@ -25,7 +26,7 @@ func TestSeedStory(t *testing.T) {
 	eachStore(t, Config{}, func(t *testing.T, e *env) {
 		a, b := e.seedAccounts()
 		ctx := t.Context()
-		err := e.st.Update(ctx, func(tx store.Tx) error {
+		err := e.Store.Update(ctx, func(tx store.Tx) error {
 			if err := tx.Links().Create(ctx, &identity.Link{Source: "ldap:ent", ExternalID: "b-uid", AccountID: b.ID, Status: identity.LinkActive}); err != nil {
 				return err
 			}
@@ -35,34 +36,34 @@ func TestSeedStory(t *testing.T) {
 			t.Fatal(err)
 		}
 		// B is also logged in in a browser: the merge ends that session.
-		bBrowser := e.browser()
-		bBrowser.login("franck.cavel3")
+		bBrowser := e.Browser()
+		bBrowser.Login("franck.cavel3", "pw")
 
 		// Step 1, on B: generate the key (the browser's session works as
 		// well as a token).
-		p := bBrowser.postJSON("/api/v1/me/merge-key", nil)
-		wantStatus(t, p, http.StatusCreated)
+		p := bBrowser.PostJSON("/api/v1/me/merge-key", nil)
+		flowstest.WantStatus(t, p, http.StatusCreated)
 		var gen struct {
 			Key       string    `json:"key"`
 			ExpiresAt time.Time `json:"expires_at"`
 		}
-		if err := json.Unmarshal([]byte(p.body), &gen); err != nil {
+		if err := json.Unmarshal([]byte(p.Body), &gen); err != nil {
 			t.Fatal(err)
 		}
 		if !keyFormat.MatchString(gen.Key) {
 			t.Fatalf("key %q is not XXXX-XXXX-XXXX-XXXX-XXXX in Crockford base32", gen.Key)
 		}
-		if want := e.clock.Now().Add(24 * time.Hour); !gen.ExpiresAt.Equal(want) {
+		if want := e.Clock.Now().Add(24 * time.Hour); !gen.ExpiresAt.Equal(want) {
 			t.Fatalf("expires_at %s, want %s", gen.ExpiresAt, want)
 		}
-		if cc := p.header.Get("Cache-Control"); cc != "no-store" {
+		if cc := p.Header.Get("Cache-Control"); cc != "no-store" {
 			t.Errorf("Cache-Control %q, want no-store", cc)
 		}
 		// Stored hashed, nowhere in clear.
 		var pending []store.OneTimeToken
-		err = e.st.View(ctx, func(tx store.Tx) error {
+		err = e.Store.View(ctx, func(tx store.Tx) error {
 			var err error
-			pending, err = tx.Tokens().ListPending(ctx, b.ID, e.clock.Now())
+			pending, err = tx.Tokens().ListPending(ctx, b.ID, e.Clock.Now())
 			return err
 		})
 		if err != nil {
@@ -120,10 +121,10 @@ func TestSeedStory(t *testing.T) {
 		mergeID := out["merge_id"].(string)
 
 		// B is merged into A, which has B's address and link.
-		if got := e.get(b.ID); got.Status != identity.StatusMerged || got.MergedInto != a.ID {
+		if got := e.Account(b.ID); got.Status != identity.StatusMerged || got.MergedInto != a.ID {
 			t.Fatalf("B after the merge: %s, merged into %q", got.Status, got.MergedInto)
 		}
-		err = e.st.View(ctx, func(tx store.Tx) error {
+		err = e.Store.View(ctx, func(tx store.Tx) error {
 			if _, err := tx.Emails().Get(ctx, a.ID, "romain.gentef@opendigitaleducation.com"); err != nil {
 				return err
 			}
@@ -159,11 +160,11 @@ func TestSeedStory(t *testing.T) {
 		if merged := e.events(identity.EventAccountMerged); len(merged) != 1 || merged[0].Actor != "account:"+a.ID {
 			t.Fatalf("account.merged events: %+v", merged)
 		}
-		storetest.CheckInvariants(t, e.st)
+		storetest.CheckInvariants(t, e.Store)
 
 		// B's session ended with the merge.
-		if p := bBrowser.get("/api/v1/me/merged-users"); p.status != http.StatusUnauthorized {
-			t.Fatalf("B's session after the merge: %d, want 401", p.status)
+		if p := bBrowser.Get("/api/v1/me/merged-users"); p.Status != http.StatusUnauthorized {
+			t.Fatalf("B's session after the merge: %d, want 401", p.Status)
 		}
 		// The key is spent.
 		status, out = e.api(a.ID, http.MethodPost, "/api/v1/me/merge", map[string]any{"key": gen.Key, "confirm": true})
@@ -178,7 +179,7 @@ func TestRegenerate(t *testing.T) {
 	eachStore(t, Config{}, func(t *testing.T, e *env) {
 		a, b := e.seedAccounts()
 		first := e.generate(b.ID)
-		e.clock.Advance(time.Minute)
+		e.Clock.Advance(time.Minute)
 		second := e.generate(b.ID)
 		if first == second {
 			t.Fatal("two keys are equal")
@@ -191,7 +192,7 @@ func TestRegenerate(t *testing.T) {
 			t.Fatalf("the new key: %d %v", status, out)
 		}
 		exp, ok, err := e.svc.ActiveKey(t.Context(), b.ID)
-		if err != nil || !ok || !exp.Equal(e.clock.Now().Add(24*time.Hour)) {
+		if err != nil || !ok || !exp.Equal(e.Clock.Now().Add(24*time.Hour)) {
 			t.Fatalf("ActiveKey = %s, %v, %v", exp, ok, err)
 		}
 		created := e.events(EventKeyCreated)
@@ -212,18 +213,18 @@ func TestExpiry(t *testing.T) {
 	eachStore(t, Config{}, func(t *testing.T, e *env) {
 		a, b := e.seedAccounts()
 		key := e.generate(b.ID)
-		e.clock.Advance(24*time.Hour - time.Second)
+		e.Clock.Advance(24*time.Hour - time.Second)
 		if status, out := e.api(a.ID, http.MethodPost, "/api/v1/me/merge", map[string]any{"key": key}); status != http.StatusOK {
 			t.Fatalf("preview a second before expiry: %d %v", status, out)
 		}
-		e.clock.Advance(time.Second)
+		e.Clock.Advance(time.Second)
 		for _, confirm := range []bool{false, true} {
 			status, out := e.api(a.ID, http.MethodPost, "/api/v1/me/merge", map[string]any{"key": key, "confirm": confirm})
 			if status != http.StatusNotFound || out["error"] != ErrInvalidKey.Error() {
 				t.Fatalf("expired key (confirm %v): %d %v", confirm, status, out)
 			}
 		}
-		if got := e.get(b.ID); got.Status != identity.StatusActive {
+		if got := e.Account(b.ID); got.Status != identity.StatusActive {
 			t.Fatalf("B is %s", got.Status)
 		}
 		if _, ok, _ := e.svc.ActiveKey(t.Context(), b.ID); ok {
@@ -247,7 +248,7 @@ func TestRefusedKeysLookAlike(t *testing.T) {
 			t.Fatalf("merge: %d %v", status, out)
 		}
 		expired := e.generate(c.ID)
-		e.clock.Advance(25 * time.Hour)
+		e.Clock.Advance(25 * time.Hour)
 		replaced := e.generate(c.ID)
 		_ = e.generate(c.ID)
 		forged := formatKey(newKey())
@@ -255,9 +256,9 @@ func TestRefusedKeysLookAlike(t *testing.T) {
 		// store (a merge voids the keys of the retired account, so this
 		// cannot be made otherwise) for B, merged above.
 		ofMerged := formatKey(newKey())
-		err := e.st.Update(ctx, func(tx store.Tx) error {
+		err := e.Store.Update(ctx, func(tx store.Tx) error {
 			if err := tx.Tokens().Create(ctx, &store.OneTimeToken{Purpose: store.PurposeMergeKey, Hash: keyHash(strings.ReplaceAll(ofMerged, "-", "")),
-				AccountID: b.ID, ExpiresAt: e.clock.Now().Add(time.Hour)}); err != nil {
+				AccountID: b.ID, ExpiresAt: e.Clock.Now().Add(time.Hour)}); err != nil {
 				return err
 			}
 			return tx.Record(ctx, store.Event{Type: "test.token", Actor: "test"})
@@ -267,7 +268,7 @@ func TestRefusedKeysLookAlike(t *testing.T) {
 		}
 		// A key of an account suspended since.
 		ofSuspended := e.generate(d.ID)
-		err = e.st.Update(ctx, func(tx store.Tx) error {
+		err = e.Store.Update(ctx, func(tx store.Tx) error {
 			acc, err := tx.Accounts().Get(ctx, d.ID)
 			if err != nil {
 				return err
@@ -325,7 +326,7 @@ func TestRefusedKeysLookAlike(t *testing.T) {
 		if n := len(e.events(identity.EventAccountMerged)); n != 1 {
 			t.Fatalf("%d merges, want 1", n)
 		}
-		storetest.CheckInvariants(t, e.st)
+		storetest.CheckInvariants(t, e.Store)
 	})
 }
 
@@ -365,13 +366,13 @@ func TestConcurrentConfirms(t *testing.T) {
 		if statuses[http.StatusOK] != 1 || statuses[http.StatusNotFound] != n-1 {
 			t.Fatalf("statuses %v, want one 200 and %d 404", statuses, n-1)
 		}
-		if got := e.get(b.ID); got.MergedInto != winner {
+		if got := e.Account(b.ID); got.MergedInto != winner {
 			t.Fatalf("B merged into %q, want %q", got.MergedInto, winner)
 		}
 		if m := e.events(identity.EventAccountMerged); len(m) != 1 {
 			t.Fatalf("%d account.merged events", len(m))
 		}
-		storetest.CheckInvariants(t, e.st)
+		storetest.CheckInvariants(t, e.Store)
 	})
 }
 
@@ -389,9 +390,9 @@ func TestConcurrentGenerate(t *testing.T) {
 		}
 		wg.Wait()
 		var pending []store.OneTimeToken
-		err := e.st.View(t.Context(), func(tx store.Tx) error {
+		err := e.Store.View(t.Context(), func(tx store.Tx) error {
 			var err error
-			pending, err = tx.Tokens().ListPending(t.Context(), b.ID, e.clock.Now())
+			pending, err = tx.Tokens().ListPending(t.Context(), b.ID, e.Clock.Now())
 			return err
 		})
 		if err != nil {
@@ -440,31 +441,27 @@ func TestRateLimit(t *testing.T) {
 			}
 		}
 		p := postJSON(t, e, c.ID, "/api/v1/me/merge", map[string]any{"key": key})
-		if p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") == "" {
-			t.Fatalf("C after the address's 5 failures: %d (Retry-After %q)", p.status, p.header.Get("Retry-After"))
+		if p.Status != http.StatusTooManyRequests || p.Header.Get("Retry-After") == "" {
+			t.Fatalf("C after the address's 5 failures: %d (Retry-After %q)", p.Status, p.Header.Get("Retry-After"))
 		}
 		// An hour later, one token is back for each.
-		e.clock.Advance(time.Hour)
+		e.Clock.Advance(time.Hour)
 		if status, out := e.api(a.ID, http.MethodPost, "/api/v1/me/merge", map[string]any{"key": key, "confirm": true}); status != http.StatusOK {
 			t.Fatalf("an hour later: %d %v", status, out)
 		}
-		if got := e.get(b.ID); got.MergedInto != a.ID {
+		if got := e.Account(b.ID); got.MergedInto != a.ID {
 			t.Fatalf("B merged into %q", got.MergedInto)
 		}
 	})
 }
 
 // postJSON calls the API as an account and returns the raw answer.
-func postJSON(t *testing.T, e *env, accountID, path string, body any) page {
+func postJSON(t *testing.T, e *env, accountID, path string, body any) flowstest.Page {
 	t.Helper()
-	b := e.browser()
+	b := e.Browser()
+	b.Header.Set("Authorization", "Bearer token-"+accountID)
 	data, _ := json.Marshal(body)
-	req, err := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(string(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer token-"+accountID)
-	return b.do(req)
+	return b.Do(http.MethodPost, path, "", strings.NewReader(string(data)))
 }
 
 // TestStaleConfirm: a confirmation that names the versions its preview
@@ -480,7 +477,7 @@ func TestStaleConfirm(t *testing.T) {
 		sv := prev["survivor"].(map[string]any)["version"].(float64)
 		rv := prev["retired"].(map[string]any)["version"].(float64)
 		ctx := t.Context()
-		err := e.st.Update(ctx, func(tx store.Tx) error {
+		err := e.Store.Update(ctx, func(tx store.Tx) error {
 			acc, err := tx.Accounts().Get(ctx, b.ID)
 			if err != nil {
 				return err
@@ -513,7 +510,7 @@ func TestMergedUsers(t *testing.T) {
 		if _, err := e.svc.Merge(t.Context(), a.ID, e.generate(b.ID), "account:"+a.ID); err != nil {
 			t.Fatal(err)
 		}
-		e.clock.Advance(time.Minute)
+		e.Clock.Advance(time.Minute)
 		rec, err := e.accts.Merge(t.Context(), accountsMerge(a.ID, c.ID))
 		if err != nil {
 			t.Fatal(err)

@@ -1,11 +1,9 @@
 package mergekey
 
 import (
-	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -14,8 +12,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/canonid/canonid/accounts"
+	"github.com/canonid/canonid/flows/flowstest"
 	"github.com/canonid/canonid/store/storetest"
-	"github.com/canonid/canonid/web"
 )
 
 // Modes of FuzzMergePage, chosen by op: with alice's login session or
@@ -66,9 +64,9 @@ func FuzzMergePage(f *testing.F) {
 		}
 		form.Set(fieldKey, unknownKey)
 		want := fx.post(form, op&fuzzBadCSRF == 0, loggedIn)
-		if got.Code != want.Code || fuzzMain(got.Body.String()) != fuzzMain(want.Body.String()) {
+		if !flowstest.SamePage(got, want) {
 			t.Fatalf("op %d: key %q gets another page than an unknown one:\n%d %s\n--- unknown key:\n%d %s",
-				op, key, got.Code, fuzzMain(got.Body.String()), want.Code, fuzzMain(want.Body.String()))
+				op, key, got.Code, flowstest.FuzzMain(got.Body.String()), want.Code, flowstest.FuzzMain(want.Body.String()))
 		}
 	})
 }
@@ -77,10 +75,7 @@ func FuzzMergePage(f *testing.F) {
 // CSRF cookie and token of one browser, alice's login session in it, and
 // the keys of the other accounts.
 type mergeFuzz struct {
-	engine     *gin.Engine
-	csrfCookie string
-	csrfToken  string
-	session    string // alice's session cookie
+	*flowstest.FuzzBrowser
 	// live are the keys that work, normalised: bob's, carol's newest and
 	// alice's own; replaced is carol's first, expired dave's.
 	live              []string
@@ -90,28 +85,25 @@ type mergeFuzz struct {
 func newMergeFuzz(f *testing.F) *mergeFuzz {
 	f.Helper()
 	st := storetest.OpenSQLite(f)
-	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	accts := accounts.New(st, accounts.DefaultConfig(), discard())
+	clk := flowstest.NewClock()
+	accts := accounts.New(st, accounts.DefaultConfig(), flowstest.DiscardLogger())
 	accts.SetClock(clk.Now)
 	lots := Limit{Events: 1 << 30, Per: time.Second, Burst: 1 << 30} // the fuzzer tries a lot, from one address
 	svc, err := New(Config{IPLimit: lots, AccountLimit: lots}, Deps{Store: st, Accounts: accts, Now: clk.Now})
 	if err != nil {
 		f.Fatal(err)
 	}
-	auth := &fakeAuth{ids: map[string][2]string{}}
-	pages, err := web.New(web.Config{PublicURL: "http://canonid.test", Secret: []byte("0123456789abcdef0123456789abcdef")},
-		web.Deps{Store: st, Auth: auth, Requests: noRequests{}, Now: clk.Now, Logger: discard()})
-	if err != nil {
-		f.Fatal(err)
-	}
-	h, err := NewHandler(svc, HandlerDeps{Pages: pages, Logger: discard()})
+	auth := &flowstest.Passwords{}
+	pages := flowstest.NewPages(f, "http://canonid.test", st, auth, clk.Now, nil)
+	h, err := NewHandler(svc, HandlerDeps{Pages: pages, Logger: flowstest.DiscardLogger()})
 	if err != nil {
 		f.Fatal(err)
 	}
 	gin.SetMode(gin.ReleaseMode)
-	fx := &mergeFuzz{engine: gin.New()}
-	pages.Mount(fx.engine)
-	h.Mount(nil, fx.engine)
+	engine := gin.New()
+	pages.Mount(engine)
+	h.Mount(nil, engine)
+	fx := &mergeFuzz{}
 
 	ids := map[string]string{}
 	for _, login := range []string{"alice", "bob", "carol", "dave"} {
@@ -121,7 +113,7 @@ func newMergeFuzz(f *testing.F) *mergeFuzz {
 			f.Fatal(err)
 		}
 		ids[login] = a.ID
-		auth.ids[login] = [2]string{a.ID, "pw"}
+		auth.Set(login, a.ID, "pw")
 	}
 	generate := func(login string) string {
 		f.Helper()
@@ -141,68 +133,12 @@ func newMergeFuzz(f *testing.F) *mergeFuzz {
 	fx.live = []string{generate("bob"), generate("carol"), generate("alice")}
 
 	// One browser: its CSRF cookie and token, then alice's session.
-	rec := fx.serve(httptest.NewRequest(http.MethodGet, "http://canonid.test"+web.PathLogin, nil))
-	fx.csrfCookie = cookieOf(rec, "canonid_csrf")
-	m := csrfRE.FindStringSubmatch(rec.Body.String())
-	if fx.csrfCookie == "" || m == nil {
-		f.Fatalf("no CSRF cookie or token in the login form:\n%s", rec.Body)
-	}
-	fx.csrfToken = html.UnescapeString(m[1])
-	rec = fx.postTo(web.PathLogin, url.Values{"identifier": {"alice"}, "password": {"pw"}}, true, false)
-	if fx.session = cookieOf(rec, web.DefaultCookieName); rec.Code != http.StatusSeeOther || fx.session == "" {
-		f.Fatalf("alice's login: %d\n%s", rec.Code, rec.Body)
-	}
+	fx.FuzzBrowser = flowstest.NewFuzzBrowser(f, engine)
+	fx.Login(f, "alice", "pw")
 	return fx
 }
 
 // post sends the merge page's form.
 func (fx *mergeFuzz) post(form url.Values, csrf, loggedIn bool) *httptest.ResponseRecorder {
-	return fx.postTo(PathMergePage, form, csrf, loggedIn)
-}
-
-// postTo sends a form from the browser, with its CSRF token or a wrong
-// one, and alice's session or none.
-func (fx *mergeFuzz) postTo(path string, form url.Values, csrf, loggedIn bool) *httptest.ResponseRecorder {
-	form.Set(web.CSRFField, "wrong")
-	if csrf {
-		form.Set(web.CSRFField, fx.csrfToken)
-	}
-	req := httptest.NewRequest(http.MethodPost, "http://canonid.test"+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.AddCookie(&http.Cookie{Name: "canonid_csrf", Value: fx.csrfCookie})
-	if loggedIn && fx.session != "" {
-		req.AddCookie(&http.Cookie{Name: web.DefaultCookieName, Value: fx.session})
-	}
-	return fx.serve(req)
-}
-
-// serve runs a request through the pages.
-func (fx *mergeFuzz) serve(req *http.Request) *httptest.ResponseRecorder {
-	rec := httptest.NewRecorder()
-	fx.engine.ServeHTTP(rec, req)
-	return rec
-}
-
-// cookieOf returns the value a response sets for cookie name, "" if none.
-func cookieOf(rec *httptest.ResponseRecorder, name string) string {
-	for _, c := range rec.Result().Cookies() {
-		if c.Name == name {
-			return c.Value
-		}
-	}
-	return ""
-}
-
-// attrRE matches the attributes that carry a page's key back (links and
-// form values) and its fresh CSRF token.
-var attrRE = regexp.MustCompile(`\b(href|value|action)="[^"]*"`)
-
-// fuzzMain is what a page says: its <main>, with the values of links and
-// form fields dropped.
-func fuzzMain(body string) string {
-	i, j := strings.Index(body, "<main>"), strings.Index(body, "</main>")
-	if i < 0 || j < i {
-		return body
-	}
-	return attrRE.ReplaceAllString(body[i:j], `$1=""`)
+	return fx.Post(PathMergePage, form, csrf, loggedIn)
 }

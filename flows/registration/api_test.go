@@ -3,8 +3,6 @@ package registration
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,9 +15,9 @@ import (
 	"time"
 
 	"github.com/canonid/canonid/authn"
+	"github.com/canonid/canonid/flows/flowstest"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/notify"
-	"github.com/canonid/canonid/notify/notifytest"
 	"github.com/canonid/canonid/server"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/store/storetest"
@@ -67,56 +65,39 @@ func (l *smsLog) lastCode(t *testing.T) string {
 // the person's API on a public group at /api/v1. Mails go over a real SMTP
 // conversation, SMS through the log driver.
 type apiEnv struct {
-	t     *testing.T
-	st    store.Store
-	clock *clock
-	svc   *Service
-	srv   *server.Server
-	api   *httptest.Server
-	smtp  *notifytest.Server
-	disp  *notify.Dispatcher
-	sms   *smsLog
-	// seen counts the mails already read.
-	seen int
+	*flowstest.Env
+	svc  *Service
+	srv  *server.Server
+	api  *httptest.Server
+	smtp *flowstest.Mail
+	sms  *smsLog
 }
 
 func newAPIEnv(t *testing.T, st store.Store, tune func(*Config)) *apiEnv {
 	t.Helper()
-	e := &apiEnv{t: t, st: st, clock: newClock(), smtp: notifytest.Start(t), sms: &smsLog{}}
+	// The routes are on canonid's server, not on a flowstest.NewEnv's.
+	e := &apiEnv{Env: &flowstest.Env{T: t, Store: st, Clock: flowstest.NewClock()}, sms: &smsLog{}}
+	mc := mailConfig(notify.DriverSMTP)
+	mc.SMTP.Timeout = 5 * time.Second
+	e.smtp = flowstest.StartMail(t, st, mc, e.Clock.Now)
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
-
-	mc := notify.Config{Driver: notify.DriverSMTP, From: "CPTS <noreply@cpts.example>", SiteName: "Inzee",
-		Secret: "0123456789abcdef0123456789abcdef-test", Location: time.UTC,
-		SMTP: notify.SMTPConfig{Host: "127.0.0.1", Port: e.smtp.Port, CAFile: e.smtp.CAFile, Timeout: 5 * time.Second}}
-	q, err := notify.NewQueue(mc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q.SetClock(e.clock.Now)
-	drv, err := notify.NewDriver(mc, discardLog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.disp, err = notify.NewDispatcher(st, mc, drv, discardLog()); err != nil {
-		t.Fatal(err)
-	}
-	e.disp.SetClock(e.clock.Now)
 
 	cfg := Config{PublicURL: base, Location: time.UTC}
 	if tune != nil {
 		tune(&cfg)
 	}
 	sms := LogSMS{Logger: slog.New(slog.NewTextHandler(e.sms, nil))}
-	if e.svc, err = New(st, q, sms, DirDocuments{Dir: t.TempDir()}, cfg); err != nil {
+	var err error
+	if e.svc, err = New(st, e.smtp.Queue, sms, DirDocuments{Dir: t.TempDir()}, cfg); err != nil {
 		t.Fatal(err)
 	}
-	e.svc.SetClock(e.clock.Now)
+	e.svc.SetClock(e.Clock.Now)
 
-	e.srv = server.New(server.DefaultConfig(), server.Deps{Logger: discardLog(), Tokens: apiTokens{
+	e.srv = server.New(server.DefaultConfig(), server.Deps{Logger: flowstest.DiscardLogger(), Tokens: apiTokens{
 		"admin-x": {Name: "admin-x", Role: store.RoleOrgAdmin, OrgID: "cpts-x"},
 	}})
-	h, err := NewHandler(e.svc, fakePages{}, func(r *http.Request) (store.APIToken, bool) { return server.Caller(r.Context()) }, discardLog())
+	h, err := NewHandler(e.svc, fakePages{}, func(r *http.Request) (store.APIToken, bool) { return server.Caller(r.Context()) }, flowstest.DiscardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,74 +123,37 @@ func newAPIEnv(t *testing.T, st store.Store, tune func(*Config)) *apiEnv {
 
 // eachAPIEnv runs fn on an apiEnv of each store.
 func eachAPIEnv(t *testing.T, tune func(*Config), fn func(t *testing.T, e *apiEnv)) {
-	storetest.EachStore(t, func(t *testing.T, st store.Store) {
-		fn(t, newAPIEnv(t, st, tune))
-		storetest.CheckInvariants(t, st)
-	})
+	flowstest.EachStore(t, func(t *testing.T, st store.Store) *apiEnv { return newAPIEnv(t, st, tune) }, fn)
 }
-
-// apiAnswer is an answer of the API, its body decoded.
-type apiAnswer struct {
-	status int
-	header http.Header
-	body   map[string]any
-	raw    string
-}
-
-func (a apiAnswer) errorOf() string { s, _ := a.body["error"].(string); return s }
 
 // call sends a request to the API route path (under /api/v1), with
 // headers given as name, value pairs.
-func (e *apiEnv) call(method, path string, body []byte, headers ...string) apiAnswer {
-	e.t.Helper()
-	req, err := http.NewRequestWithContext(e.t.Context(), method, e.api.URL+server.APIPrefix+path, bytes.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	a := apiAnswer{status: res.StatusCode, header: res.Header, raw: string(raw)}
-	if err := json.Unmarshal(raw, &a.body); err != nil {
-		e.t.Fatalf("%s %s: %d, not JSON: %q", method, path, res.StatusCode, raw)
-	}
-	return a
+func (e *apiEnv) call(method, path string, body []byte, headers ...string) flowstest.Answer {
+	e.T.Helper()
+	return flowstest.CallAPI(e.T, method, e.api.URL+server.APIPrefix+path, body, headers...)
 }
 
 // post posts v as JSON to the API route path.
-func (e *apiEnv) post(path string, v any) apiAnswer {
-	e.t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return e.call(http.MethodPost, path, b, "Content-Type", "application/json")
+func (e *apiEnv) post(path string, v any) flowstest.Answer {
+	e.T.Helper()
+	return flowstest.PostAPI(e.T, e.api.URL+server.APIPrefix+path, v)
 }
 
 // upload posts a document with the link's token in its header.
-func (e *apiEnv) upload(token, name string, content []byte) apiAnswer {
-	e.t.Helper()
+func (e *apiEnv) upload(token, name string, content []byte) flowstest.Answer {
+	e.T.Helper()
 	return e.call(http.MethodPost, APIPathDocuments+"?"+url.Values{"name": {name}}.Encode(), content,
 		HeaderLinkToken, token, "Content-Type", "application/pdf")
 }
 
-func wantAnswer(t *testing.T, a apiAnswer, status int, fields map[string]any) {
+func wantAnswer(t *testing.T, a flowstest.Answer, status int, fields map[string]any) {
 	t.Helper()
-	if a.status != status {
-		t.Fatalf("status %d, want %d: %s", a.status, status, a.raw)
+	if a.Status != status {
+		t.Fatalf("status %d, want %d: %s", a.Status, status, a.Raw)
 	}
 	for k, v := range fields {
-		if got := a.body[k]; got != v {
-			t.Fatalf("%s = %v, want %v: %s", k, got, v, a.raw)
+		if got := a.Body[k]; got != v {
+			t.Fatalf("%s = %v, want %v: %s", k, got, v, a.Raw)
 		}
 	}
 }
@@ -219,91 +163,33 @@ var mailLinkRE = regexp.MustCompile(`/register/confirm\?token=([A-Za-z0-9_-]+)`)
 // mail sends the due mails over SMTP and returns the recipient and the
 // body (quoted-printable soft breaks undone) of the next mail received.
 func (e *apiEnv) mail() (to, body string) {
-	e.t.Helper()
-	if _, failed, err := e.disp.Tick(e.t.Context()); err != nil || failed != 0 {
-		e.t.Fatalf("dispatch: %d failed, %v", failed, err)
-	}
-	got := e.smtp.Received()
-	if len(got) <= e.seen {
-		e.t.Fatalf("the SMTP server has %d mails, all read", len(got))
-	}
-	m := got[e.seen]
-	e.seen++
-	if !m.TLS || len(m.To) != 1 {
-		e.t.Fatalf("envelope: TLS %v, to %v", m.TLS, m.To)
-	}
+	e.T.Helper()
+	m := e.smtp.Receive()
 	return m.To[0], strings.NewReplacer("=\r\n", "", "=3D", "=").Replace(string(m.Data))
 }
 
 // link returns the recipient and the token of the link of the next mail.
 func (e *apiEnv) link() (to, token string) {
-	e.t.Helper()
+	e.T.Helper()
 	to, body := e.mail()
 	m := mailLinkRE.FindStringSubmatch(body)
 	if m == nil {
-		e.t.Fatalf("no link in the mail to %s:\n%s", to, body)
+		e.T.Fatalf("no link in the mail to %s:\n%s", to, body)
 	}
 	return to, m[1]
 }
 
-// noMail checks that no mail is due or received beyond those read.
-func (e *apiEnv) noMail() {
-	e.t.Helper()
-	if _, _, err := e.disp.Tick(e.t.Context()); err != nil {
-		e.t.Fatal(err)
-	}
-	if got := e.smtp.Received(); len(got) != e.seen {
-		e.t.Fatalf("%d unexpected mails", len(got)-e.seen)
-	}
-}
-
 // accountOf reads the account holding an address.
 func (e *apiEnv) accountOf(address string) identity.Account {
-	e.t.Helper()
-	var a identity.Account
-	if err := e.st.View(e.t.Context(), func(tx store.Tx) error {
-		accs, err := tx.Accounts().List(e.t.Context(), store.AccountQuery{Text: address})
-		if err == nil && len(accs) != 1 {
-			e.t.Fatalf("%d accounts hold %s", len(accs), address)
-		}
-		if err == nil {
-			a = accs[0]
-		}
-		return err
-	}); err != nil {
-		e.t.Fatal(err)
-	}
-	return a
+	e.T.Helper()
+	return accountHolding(e.T, e.Store, address)
 }
 
 // types returns the types of the account's events in the audit log and in
 // the outbox, oldest first.
 func (e *apiEnv) types(accountID string) (audit, outbox []string) {
-	e.t.Helper()
-	if err := e.st.View(e.t.Context(), func(tx store.Tx) error {
-		evs, err := tx.Audit().List(e.t.Context(), store.AuditQuery{AccountID: accountID, Limit: 1000})
-		for i := len(evs) - 1; i >= 0; i-- {
-			audit = append(audit, evs[i].Type)
-		}
-		return err
-	}); err != nil {
-		e.t.Fatal(err)
-	}
-	for seq := int64(0); ; {
-		evs, err := e.st.Outbox().After(e.t.Context(), seq, 500)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if len(evs) == 0 {
-			return audit, outbox
-		}
-		for _, ev := range evs {
-			if ev.AccountID == accountID {
-				outbox = append(outbox, ev.Type)
-			}
-			seq = ev.Seq
-		}
-	}
+	e.T.Helper()
+	return e.AuditTypes(accountID), e.OutboxTypes(accountID)
 }
 
 // The seed's story through the JSON API: a health professional registers,
@@ -329,7 +215,7 @@ func TestAPIRegistrationStory(t *testing.T) {
 			wantAnswer(t, e.post(APIPathInspect, map[string]any{"token": token}), http.StatusOK, map[string]any{
 				"address": "marie.curie@example.org", "org_id": "cpts-x", "org_name": "CPTS X", "phone": "06 12 34 56 78",
 				"phone_verified": false, "phone_verification": true, "documents_available": true,
-				"expires_at": e.clock.Now().Add(30 * time.Minute).Format(time.RFC3339)})
+				"expires_at": e.Clock.Now().Add(30 * time.Minute).Format(time.RFC3339)})
 		}
 
 		// The phone: a code by SMS (the log driver), a wrong one, the
@@ -342,8 +228,8 @@ func TestAPIRegistrationStory(t *testing.T) {
 			wrong = "111111"
 		}
 		r := e.post(APIPathPhoneVerify, map[string]any{"token": token, "code": wrong})
-		if r.status != http.StatusUnprocessableEntity || !strings.HasPrefix(r.errorOf(), "code: ") {
-			t.Fatalf("wrong code: %d %s", r.status, r.raw)
+		if r.Status != http.StatusUnprocessableEntity || !strings.HasPrefix(r.ErrorText(), "code: ") {
+			t.Fatalf("wrong code: %d %s", r.Status, r.Raw)
 		}
 		wantAnswer(t, e.post(APIPathPhoneVerify, map[string]any{"token": token, "code": code}), http.StatusOK,
 			map[string]any{"phone_verified": true, "phone_verification": false})
@@ -359,10 +245,10 @@ func TestAPIRegistrationStory(t *testing.T) {
 		// The password: the policy, then the confirmation.
 		r = e.post(APIPathConfirm, map[string]any{"token": token, "password": "court"})
 		wantAnswer(t, r, http.StatusUnprocessableEntity, map[string]any{"rule": string(authn.RuleTooShort)})
-		if !strings.HasPrefix(r.errorOf(), "password: ") || r.body["password_policy"] == nil {
-			t.Fatalf("refused password: %s", r.raw)
+		if !strings.HasPrefix(r.ErrorText(), "password: ") || r.Body["password_policy"] == nil {
+			t.Fatalf("refused password: %s", r.Raw)
 		}
-		e.noMail()
+		e.smtp.None()
 		forged := e.post(APIPathInspect, map[string]any{"token": "forged"})
 		wantAnswer(t, e.post(APIPathConfirm, map[string]any{"token": token, "password": testPassword}), http.StatusOK,
 			map[string]any{"status": "pending_validation", "address": "marie.curie@example.org", "org_id": "cpts-x", "org_name": "CPTS X"})
@@ -374,26 +260,26 @@ func TestAPIRegistrationStory(t *testing.T) {
 			t.Fatalf("after confirm: %s, password %v %v", a.Status, ok, err)
 		}
 		// The link is used: the answer of a forged one, everywhere.
-		for _, r := range []apiAnswer{
+		for _, r := range []flowstest.Answer{
 			e.post(APIPathInspect, map[string]any{"token": token}),
 			e.post(APIPathConfirm, map[string]any{"token": token, "password": testPassword}),
 			e.upload(token, "x.pdf", pdfFile),
 		} {
-			if r.status != http.StatusNotFound || r.raw != forged.raw {
-				t.Errorf("used link: %d %s, want %d %s", r.status, r.raw, forged.status, forged.raw)
+			if r.Status != http.StatusNotFound || r.Raw != forged.Raw {
+				t.Errorf("used link: %d %s, want %d %s", r.Status, r.Raw, forged.Status, forged.Raw)
 			}
 		}
 
 		// The coordinator validates (bearer token): active, told by mail.
-		if r := e.call(http.MethodPost, "/orgs/cpts-x/members/"+a.ID+"/validate", nil); r.status != http.StatusUnauthorized {
-			t.Fatalf("validate without a token: %d %s", r.status, r.raw)
+		if r := e.call(http.MethodPost, "/orgs/cpts-x/members/"+a.ID+"/validate", nil); r.Status != http.StatusUnauthorized {
+			t.Fatalf("validate without a token: %d %s", r.Status, r.Raw)
 		}
 		wantAnswer(t, e.call(http.MethodPost, "/orgs/cpts-x/members/"+a.ID+"/validate", nil, "Authorization", "Bearer admin-x"),
 			http.StatusOK, map[string]any{"status": StatusGreen, "phone_verified": true})
 		if to, _ := e.mail(); to != "marie.curie@example.org" {
 			t.Fatalf("member_validated to %s", to)
 		}
-		e.noMail()
+		e.smtp.None()
 		if a = e.accountOf("marie.curie@example.org"); a.Status != identity.StatusActive {
 			t.Fatalf("after validation: %s", a.Status)
 		}
@@ -401,17 +287,9 @@ func TestAPIRegistrationStory(t *testing.T) {
 		want := []string{identity.EventAccountCreated, identity.EventMembershipAdded, EventSubmitted, EventPhoneCodeSent,
 			EventPhoneCodeFailed, EventPhoneVerified, EventDocumentAdded, authn.EventPasswordSet, EventEmailVerified,
 			identity.EventMembershipValid, identity.EventAccountActivated}
+		e.WantEvents(a.ID, want...)
 		audit, outbox := e.types(a.ID)
 		for name, types := range map[string][]string{"audit": audit, "outbox": outbox} {
-			var flow []string
-			for _, typ := range types {
-				if slices.Contains(want, typ) {
-					flow = append(flow, typ)
-				}
-			}
-			if !slices.Equal(flow, want) {
-				t.Errorf("%s events %v, want %v in this order", name, flow, want)
-			}
 			if !slices.Contains(types, notify.EventMailQueued) {
 				t.Errorf("%s events %v lack %s", name, types, notify.EventMailQueued)
 			}
@@ -424,7 +302,7 @@ func TestAPIRegistrationStory(t *testing.T) {
 // malformed requests say which field is wrong.
 func TestAPIRegisterSameAnswer(t *testing.T) {
 	eachAPIEnv(t, nil, func(t *testing.T, e *apiEnv) {
-		register := func(email string) apiAnswer {
+		register := func(email string) flowstest.Answer {
 			return e.post(APIPathRegister, map[string]any{"org": "cpts-x", "email": email, "given_name": "Paul", "family_name": "Martin"})
 		}
 		first := register("paul@example.org")
@@ -434,8 +312,8 @@ func TestAPIRegisterSameAnswer(t *testing.T) {
 		e.mail() // registration_received
 
 		for _, email := range []string{"paul@example.org", "new@example.org", "new@example.org"} {
-			if r := register(email); r.status != first.status || r.raw != first.raw {
-				t.Errorf("%s: %d %s, want %d %s", email, r.status, r.raw, first.status, first.raw)
+			if r := register(email); r.Status != first.Status || r.Raw != first.Raw {
+				t.Errorf("%s: %d %s, want %d %s", email, r.Status, r.Raw, first.Status, first.Raw)
 			}
 		}
 		// The new address gets its link, then a new one (voiding the
@@ -444,7 +322,7 @@ func TestAPIRegisterSameAnswer(t *testing.T) {
 		if to, newSecond := e.link(); to != "new@example.org" || newSecond == newFirst {
 			t.Fatalf("second link to %s", to)
 		}
-		e.noMail()
+		e.smtp.None()
 		wantAnswer(t, e.post(APIPathInspect, map[string]any{"token": newFirst}), http.StatusNotFound, nil)
 		known := e.accountOf("paul@example.org")
 		if audit, _ := e.types(known.ID); !slices.Contains(audit, EventAddressKnown) {
@@ -464,15 +342,15 @@ func TestAPIRegisterSameAnswer(t *testing.T) {
 			{map[string]any{"org": "cpts-x", "mail": "a@example.org"}, http.StatusBadRequest, "unknown field"},
 		} {
 			r := e.post(APIPathRegister, c.body)
-			if r.status != c.status || !strings.Contains(r.errorOf(), c.msg) {
-				t.Errorf("%v: %d %s, want %d with %q", c.body, r.status, r.raw, c.status, c.msg)
+			if r.Status != c.status || !strings.Contains(r.ErrorText(), c.msg) {
+				t.Errorf("%v: %d %s, want %d with %q", c.body, r.Status, r.Raw, c.status, c.msg)
 			}
 		}
 		body := []byte(`{"org":"cpts-x","email":"form@example.org","given_name":"F","family_name":"F"}`)
-		if r := e.call(http.MethodPost, APIPathRegister, body, "Content-Type", "text/plain"); r.status != http.StatusUnsupportedMediaType {
-			t.Errorf("text/plain: %d %s", r.status, r.raw)
+		if r := e.call(http.MethodPost, APIPathRegister, body, "Content-Type", "text/plain"); r.Status != http.StatusUnsupportedMediaType {
+			t.Errorf("text/plain: %d %s", r.Status, r.Raw)
 		}
-		e.noMail()
+		e.smtp.None()
 	})
 }
 
@@ -490,20 +368,20 @@ func TestAPIRegistrationInvalidLinks(t *testing.T) {
 		voided := register()
 		expired := register()
 		ref := e.post(APIPathInspect, map[string]any{"token": "forged"})
-		if ref.status != http.StatusNotFound || ref.errorOf() != ErrInvalidLink.Error() {
-			t.Fatalf("forged: %d %s", ref.status, ref.raw)
+		if ref.Status != http.StatusNotFound || ref.ErrorText() != ErrInvalidLink.Error() {
+			t.Fatalf("forged: %d %s", ref.Status, ref.Raw)
 		}
 		lookAlike := func(name, tok string) {
 			t.Helper()
-			for path, r := range map[string]apiAnswer{
+			for path, r := range map[string]flowstest.Answer{
 				APIPathInspect:     e.post(APIPathInspect, map[string]any{"token": tok}),
 				APIPathPhoneSend:   e.post(APIPathPhoneSend, map[string]any{"token": tok}),
 				APIPathPhoneVerify: e.post(APIPathPhoneVerify, map[string]any{"token": tok, "code": "123456"}),
 				APIPathConfirm:     e.post(APIPathConfirm, map[string]any{"token": tok, "password": testPassword}),
 				APIPathDocuments:   e.upload(tok, "x.pdf", pdfFile),
 			} {
-				if r.status != ref.status || r.raw != ref.raw {
-					t.Errorf("%s link on %s: %d %s, want %d %s", name, path, r.status, r.raw, ref.status, ref.raw)
+				if r.Status != ref.Status || r.Raw != ref.Raw {
+					t.Errorf("%s link on %s: %d %s, want %d %s", name, path, r.Status, r.Raw, ref.Status, ref.Raw)
 				}
 			}
 		}
@@ -511,9 +389,9 @@ func TestAPIRegistrationInvalidLinks(t *testing.T) {
 		lookAlike("empty", "")
 		lookAlike("too long", strings.Repeat("a", 200))
 		wantAnswer(t, e.post(APIPathInspect, map[string]any{"token": expired}), http.StatusOK, nil)
-		e.clock.Advance(30 * time.Minute)
+		e.Clock.Advance(30 * time.Minute)
 		lookAlike("expired", expired)
-		e.noMail()
+		e.smtp.None()
 	})
 }
 
@@ -528,11 +406,11 @@ func TestAPIRegistrationRateLimits(t *testing.T) {
 			if i < 3 {
 				wantAnswer(t, r, http.StatusAccepted, nil)
 				_, token = e.link()
-			} else if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
-				t.Fatalf("4th registration of an address: %d %s", r.status, r.raw)
+			} else if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+				t.Fatalf("4th registration of an address: %d %s", r.Status, r.Raw)
 			}
 		}
-		e.noMail()
+		e.smtp.None()
 		// 4 registrations took 4 of the 5 tokens of the address.
 		for range 3 {
 			wantAnswer(t, e.post(APIPathInspect, map[string]any{"token": token}), http.StatusOK, nil)
@@ -540,11 +418,11 @@ func TestAPIRegistrationRateLimits(t *testing.T) {
 		wantAnswer(t, e.post(APIPathInspect, map[string]any{"token": "forged"}), http.StatusNotFound, nil)
 		for _, tok := range []string{"forged", token} {
 			r := e.post(APIPathInspect, map[string]any{"token": tok})
-			if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
-				t.Fatalf("over ip_limit: %d %s", r.status, r.raw)
+			if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+				t.Fatalf("over ip_limit: %d %s", r.Status, r.Raw)
 			}
 		}
-		e.clock.Advance(10 * time.Minute)
+		e.Clock.Advance(10 * time.Minute)
 		wantAnswer(t, e.post(APIPathInspect, map[string]any{"token": token}), http.StatusOK, nil)
 	})
 }
@@ -553,50 +431,10 @@ func TestAPIRegistrationRateLimits(t *testing.T) {
 // /api/v1) and server/openapi.json describes each of them as such.
 func TestAPIRegistrationPublicAndDescribed(t *testing.T) {
 	e := newAPIEnv(t, storetest.OpenSQLite(t), nil)
-	res, err := http.Get(e.api.URL + server.APIPrefix + "/openapi.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var doc struct {
-		Paths map[string]map[string]struct {
-			Security *[]map[string][]string `json:"security"`
-		} `json:"paths"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
-		t.Fatal(err)
-	}
-	routes := 0
-	served := map[string]bool{}
-	for _, r := range e.srv.Engine().Routes() {
-		path, ok := strings.CutPrefix(r.Path, server.APIPrefix)
-		if !ok || !strings.HasPrefix(path, APIPathRegister) {
-			continue
-		}
-		routes++
-		served[strings.ToLower(r.Method)+" "+path] = true
-		op, ok := doc.Paths[path][strings.ToLower(r.Method)]
-		if !ok {
-			t.Errorf("%s %s is served but not described in openapi.json", r.Method, r.Path)
-			continue
-		}
-		if op.Security == nil || len(*op.Security) != 0 {
-			t.Errorf("%s %s: openapi.json does not say it is public (\"security\": [])", r.Method, r.Path)
-		}
-		if a := e.post(path, map[string]any{}); a.status == http.StatusUnauthorized {
-			t.Errorf("%s %s asks for a token: %s", r.Method, r.Path, a.raw)
-		}
-	}
-	for path, ops := range doc.Paths {
-		if !strings.HasPrefix(path, APIPathRegister) {
-			continue
-		}
-		for method := range ops {
-			if !served[method+" "+path] {
-				t.Errorf("openapi.json describes %s %s, which is not served", method, path)
-			}
-		}
-	}
+	routes := flowstest.WantPublicRoutes(t, e.api.URL, e.srv.Engine(), APIPathRegister, func(path string) (int, string) {
+		a := e.post(path, map[string]any{})
+		return a.Status, a.Raw
+	})
 	if routes != 6 {
 		t.Fatalf("%d registration routes, want 6", routes)
 	}

@@ -24,7 +24,7 @@ func TestSeedStoryInBrowser(t *testing.T) {
 	claire := s.person("claire.moreau", "Claire", "Moreau", "coordination@cpts-x.example", "cpts-x",
 		identity.RoleOrgAdmin, identity.MembershipValidated)
 	b := browsertest.New(t)
-	base := s.srv.URL
+	base := s.Server.URL
 	console := base + ConsoleMembersPath("cpts-x")
 	const address = "marie.curie@example.org"
 
@@ -48,7 +48,7 @@ func TestSeedStoryInBrowser(t *testing.T) {
 	}
 
 	// The link, from the mail as the SMTP server received it.
-	s.deliver(1)
+	s.mail.Deliver(1)
 	m := regexp.MustCompile(`https?://[^\s"<>]+/register/confirm\?token=[A-Za-z0-9_-]+`).FindString(s.lastMail(address))
 	if m == "" || !strings.HasPrefix(m, base) {
 		t.Fatalf("no link to %s in the mail:\n%s", base, s.lastMail(address))
@@ -75,7 +75,7 @@ func TestSeedStoryInBrowser(t *testing.T) {
 	if text := b.PageText(); !strings.Contains(text, "Adresse confirmée") || !strings.Contains(text, "doit maintenant valider votre compte") {
 		t.Errorf("after confirming:\n%s", text)
 	}
-	s.deliver(1) // registration_received
+	s.mail.Deliver(1) // registration_received
 	marie := s.account(address)
 	if marie.Status != identity.StatusPendingValidation {
 		t.Fatalf("account %s after confirming", marie.Status)
@@ -153,7 +153,7 @@ func TestSeedStoryInBrowser(t *testing.T) {
 	if m := s.membership("cpts-x", marie.ID); m.ValidatedBy != "account:"+claire.ID {
 		t.Errorf("validated by %q", m.ValidatedBy)
 	}
-	s.deliver(1) // member_validated
+	s.mail.Deliver(1) // member_validated
 	if body := s.lastMail(address); !strings.Contains(body, base+"/login") {
 		t.Errorf("member_validated mail:\n%s", body)
 	}
@@ -168,7 +168,7 @@ func TestSeedStoryInBrowser(t *testing.T) {
 	if got := b.Text(".notice"); got != "Message envoyé. Destinataires : 1." {
 		t.Errorf("notice %q", got)
 	}
-	s.deliver(1) // org_message
+	s.mail.Deliver(1) // org_message
 	if body := s.lastMail(address); !strings.Contains(body, "Bienvenue") {
 		t.Errorf("org_message:\n%s", body)
 	}

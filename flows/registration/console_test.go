@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canonid/canonid/flows/flowstest"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/web"
@@ -191,7 +192,7 @@ func TestConsoleListAndValidate(t *testing.T) {
 	wantIn(t, res, `<div class="notice" role="status"><p>Le compte de Marie Curie est validé.</p></div>`,
 		"Membres : 3. En attente de validation : 1.")
 	wantNotIn(t, res, `aria-label="Valider Marie Curie"`)
-	s.deliver(6) // email_verification × 3, registration_received × 2, member_validated
+	s.mail.Deliver(6) // email_verification × 3, registration_received × 2, member_validated
 	if body := s.lastMail("marie.curie@example.org"); !strings.Contains(body, "/login") {
 		t.Errorf("member_validated mail:\n%s", body)
 	}
@@ -224,7 +225,7 @@ func TestConsoleMail(t *testing.T) {
 	s.register("cpts-x", "pierre@example.org", "Pierre", "Waiting")
 	pierre := s.account("pierre@example.org")
 	other := s.member("cpts-y", "olga@example.org", "Olga", "Elsewhere")
-	s.deliver(5) // the registrations' mails
+	s.mail.Deliver(5) // the registrations' mails
 
 	v := s.visitor()
 	v.login("claire")
@@ -255,7 +256,7 @@ func TestConsoleMail(t *testing.T) {
 			}
 		})
 	}
-	if sent, _, _ := s.mail.Tick(t.Context()); sent != 0 {
+	if sent, _, _ := s.mail.Dispatcher.Tick(t.Context()); sent != 0 {
 		t.Fatalf("%d mails sent by refused messages", sent)
 	}
 
@@ -264,12 +265,12 @@ func TestConsoleMail(t *testing.T) {
 	wantStatus(t, res, http.StatusSeeOther)
 	res = v.get(res.Header.Get("Location"))
 	wantIn(t, res, "Message envoyé. Destinataires : 1.", "Membres sans adresse e-mail confirmée, à qui rien n&#39;a été envoyé : 1.")
-	s.deliver(1)
+	s.mail.Deliver(1)
 	if body := s.lastMail("marie.curie@example.org"); !strings.Contains(body, "Votre compte est pr") {
 		t.Errorf("org_message:\n%s", body)
 	}
 	var actor string
-	if err := s.st.View(t.Context(), func(tx store.Tx) error {
+	if err := s.Store.View(t.Context(), func(tx store.Tx) error {
 		evs, err := tx.Audit().List(t.Context(), store.AuditQuery{Type: EventOrgMessage, Limit: 1})
 		if len(evs) == 1 {
 			actor = evs[0].Actor
@@ -289,7 +290,8 @@ func TestConsolePages(t *testing.T) {
 	s := newSite(t, 2)
 	// One registration a second, after Claire's membership: the list's
 	// order is the registrations'.
-	c := &clock{t: time.Now().Add(time.Minute)}
+	c := flowstest.NewClock()
+	c.Set(time.Now().Add(time.Minute))
 	s.svc.SetClock(func() time.Time { c.Advance(time.Second); return c.Now() })
 	s.person("claire", "Claire", "Moreau", "claire@cpts-x.example", "cpts-x", identity.RoleOrgAdmin, identity.MembershipValidated)
 	for _, n := range []string{"a", "b", "c", "d"} {
@@ -342,7 +344,7 @@ func TestConsoleForgedPosts(t *testing.T) {
 	s := newSite(t, ConsolePageSize)
 	s.person("claire", "Claire", "Moreau", "claire@cpts-x.example", "cpts-x", identity.RoleOrgAdmin, identity.MembershipValidated)
 	marie := s.member("cpts-x", "marie.curie@example.org", "Marie", "Curie")
-	s.deliver(2)
+	s.mail.Deliver(2)
 	list := ConsoleMembersPath("cpts-x")
 	validate := list + "/" + marie.ID + "/validate"
 	mail := PathConsole + "/orgs/cpts-x/mail"
@@ -377,14 +379,14 @@ func TestConsoleForgedPosts(t *testing.T) {
 				form[k] = vs
 			}
 			wantStatus(t, victim.post(mail, form, c.headers...), http.StatusForbidden)
-			if sent, _, _ := s.mail.Tick(t.Context()); sent != 0 {
+			if sent, _, _ := s.mail.Dispatcher.Tick(t.Context()); sent != 0 {
 				t.Fatalf("a forged POST sent %d mails", sent)
 			}
 		})
 	}
 
 	// The same POST from the console itself acts.
-	res := victim.post(validate, url.Values{web.CSRFField: {token}}, "Origin", s.srv.URL, "Sec-Fetch-Site", "same-origin")
+	res := victim.post(validate, url.Values{web.CSRFField: {token}}, "Origin", s.Server.URL, "Sec-Fetch-Site", "same-origin")
 	wantStatus(t, res, http.StatusSeeOther)
 	if m := s.membership("cpts-x", marie.ID); m.State != identity.MembershipValidated {
 		t.Errorf("membership %s after the console's POST", m.State)

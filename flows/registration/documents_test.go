@@ -50,7 +50,7 @@ func TestDocuments(t *testing.T) {
 			{"big.pdf", "admin-x", append(append([]byte{}, pdfFile...), make([]byte, MaxDocumentBytes)...), 413},
 			{"x.png", "admin-y", pngFile, 403},
 		} {
-			req, _ := http.NewRequestWithContext(t.Context(), "POST", e.srv.URL+base+"?name="+c.name, bytes.NewReader(c.body))
+			req, _ := http.NewRequestWithContext(t.Context(), "POST", e.Server.URL+base+"?name="+c.name, bytes.NewReader(c.body))
 			req.Header.Set("Authorization", "Bearer "+c.token)
 			req.Header.Set("Content-Type", "application/pdf") // not trusted
 			res, err := http.DefaultClient.Do(req)

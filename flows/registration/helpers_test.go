@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -18,33 +16,19 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/canonid/canonid/flows/flowstest"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/notify"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/web"
 )
 
-// clock is the tests' clock: it moves when told to.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
+// mailConfig is the tests' notify configuration with driver: mail from
+// the CPTS, dates in UTC.
+func mailConfig(driver string) notify.Config {
+	return notify.Config{Driver: driver, From: "CPTS <noreply@cpts.example>", SiteName: "Inzee",
+		Secret: "0123456789abcdef0123456789abcdef-test", Location: time.UTC}
 }
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // recorder is notify's queue that also appends each message it queues to
 // the list the context carries (env.mails).
@@ -114,47 +98,40 @@ type callerKey struct{}
 
 // env is canonid's server reduced to what the flow needs, over one store.
 type env struct {
-	t     *testing.T
-	st    store.Store
-	clock *clock
-	svc   *Service
-	rec   *recorder
-	sms   *fakeSMS
-	srv   *httptest.Server
+	*flowstest.Env
+	svc *Service
+	rec *recorder
+	sms *fakeSMS
 	// tokens are the API tokens the tests use, by bearer value.
 	tokens map[string]store.APIToken
 }
 
 func newEnv(t *testing.T, st store.Store) *env {
 	t.Helper()
-	e := &env{t: t, st: st, clock: newClock(), sms: &fakeSMS{}, tokens: map[string]store.APIToken{
+	e := &env{Env: flowstest.NewEnv(t, st), sms: &fakeSMS{}, tokens: map[string]store.APIToken{
 		"support":  {Name: "support", Role: store.RoleSupport},
 		"admin-x":  {Name: "admin-x", Role: store.RoleOrgAdmin, OrgID: "cpts-x"},
 		"admin-y":  {Name: "admin-y", Role: store.RoleOrgAdmin, OrgID: "cpts-y"},
 		"scim-hr":  {Name: "scim-hr", Role: store.RoleSCIM},
 		"admin-no": {Name: "admin-no", Role: store.RoleOrgAdmin},
 	}}
-	gin.SetMode(gin.ReleaseMode)
-	engine := gin.New()
-	e.srv = httptest.NewServer(engine)
-	t.Cleanup(e.srv.Close)
+	engine := e.Engine
 
-	q, err := notify.NewQueue(notify.Config{Driver: notify.DriverLog, From: "CPTS <noreply@cpts.example>", SiteName: "Inzee",
-		Secret: "0123456789abcdef0123456789abcdef-test", Location: time.UTC})
+	q, err := notify.NewQueue(mailConfig(notify.DriverLog))
 	if err != nil {
 		t.Fatal(err)
 	}
-	q.SetClock(e.clock.Now)
+	q.SetClock(e.Clock.Now)
 	e.rec = &recorder{q: q}
-	if e.svc, err = New(st, e.rec, e.sms, DirDocuments{Dir: t.TempDir()}, Config{PublicURL: e.srv.URL, Location: time.UTC}); err != nil {
+	if e.svc, err = New(st, e.rec, e.sms, DirDocuments{Dir: t.TempDir()}, Config{PublicURL: e.Server.URL, Location: time.UTC}); err != nil {
 		t.Fatal(err)
 	}
-	e.svc.SetClock(e.clock.Now)
+	e.svc.SetClock(e.Clock.Now)
 	caller := func(r *http.Request) (store.APIToken, bool) {
 		tok, ok := r.Context().Value(callerKey{}).(store.APIToken)
 		return tok, ok
 	}
-	h, err := NewHandler(e.svc, fakePages{}, caller, discardLog())
+	h, err := NewHandler(e.svc, fakePages{}, caller, flowstest.DiscardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,19 +164,19 @@ func newEnv(t *testing.T, st store.Store) *env {
 // transaction: the service is called with a context that collects them).
 func (e *env) mails(fn func(ctx context.Context) error) ([]notify.Message, error) {
 	var got []notify.Message
-	ctx := context.WithValue(e.t.Context(), txMessages{}, &got)
+	ctx := context.WithValue(e.T.Context(), txMessages{}, &got)
 	err := fn(ctx)
 	return got, err
 }
 
 // register registers and returns the mails queued.
 func (e *env) register(org, email, given, family string) []notify.Message {
-	e.t.Helper()
+	e.T.Helper()
 	got, err := e.mails(func(ctx context.Context) error {
 		return e.svc.Register(ctx, org, email, given, family, "+33 6 12 34 56 78", "fr")
 	})
 	if err != nil {
-		e.t.Fatalf("Register %s: %v", email, err)
+		e.T.Fatalf("Register %s: %v", email, err)
 	}
 	return got
 }
@@ -214,12 +191,24 @@ func tokenOf(t *testing.T, m notify.Message) string {
 	return u.Query().Get("token")
 }
 
-// account reads the account holding an address (verified or pending).
+// accountOf reads the account holding an address (verified or pending).
 func (e *env) accountOf(address string) identity.Account {
-	e.t.Helper()
+	e.T.Helper()
+	return accountHolding(e.T, e.Store, address)
+}
+
+func (e *env) membership(org, accountID string) identity.Membership {
+	e.T.Helper()
+	return membershipOf(e.T, e.Store, org, accountID)
+}
+
+// accountHolding reads the account holding an address (verified or
+// pending): there must be one.
+func accountHolding(t *testing.T, st store.Store, address string) identity.Account {
+	t.Helper()
 	var a identity.Account
-	err := e.st.View(e.t.Context(), func(tx store.Tx) error {
-		accs, err := tx.Accounts().List(e.t.Context(), store.AccountQuery{Text: address})
+	err := st.View(t.Context(), func(tx store.Tx) error {
+		accs, err := tx.Accounts().List(t.Context(), store.AccountQuery{Text: address})
 		if err != nil {
 			return err
 		}
@@ -230,21 +219,22 @@ func (e *env) accountOf(address string) identity.Account {
 		return nil
 	})
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return a
 }
 
-func (e *env) membership(org, accountID string) identity.Membership {
-	e.t.Helper()
+// membershipOf reads an account's membership of org.
+func membershipOf(t *testing.T, st store.Store, org, accountID string) identity.Membership {
+	t.Helper()
 	var m identity.Membership
-	err := e.st.View(e.t.Context(), func(tx store.Tx) error {
+	err := st.View(t.Context(), func(tx store.Tx) error {
 		var err error
-		m, err = tx.Memberships().Get(e.t.Context(), org, accountID)
+		m, err = tx.Memberships().Get(t.Context(), org, accountID)
 		return err
 	})
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return m
 }
@@ -257,7 +247,7 @@ type response struct {
 }
 
 func (e *env) do(method, path, token string, body any, form url.Values) response {
-	e.t.Helper()
+	e.T.Helper()
 	var r io.Reader
 	ct := ""
 	switch {
@@ -267,9 +257,9 @@ func (e *env) do(method, path, token string, body any, form url.Values) response
 	case form != nil:
 		r, ct = strings.NewReader(form.Encode()), "application/x-www-form-urlencoded"
 	}
-	req, err := http.NewRequestWithContext(e.t.Context(), method, e.srv.URL+path, r)
+	req, err := http.NewRequestWithContext(e.T.Context(), method, e.Server.URL+path, r)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	if ct != "" {
 		req.Header.Set("Content-Type", ct)
@@ -279,29 +269,11 @@ func (e *env) do(method, path, token string, body any, form url.Values) response
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	out := response{Status: res.StatusCode, Raw: string(raw)}
 	_ = json.Unmarshal(raw, &out.Body)
-	return out
-}
-
-// auditTypes returns the types of the audit entries of an account, oldest
-// first.
-func (e *env) auditTypes(accountID string) []string {
-	e.t.Helper()
-	var out []string
-	err := e.st.View(e.t.Context(), func(tx store.Tx) error {
-		evs, err := tx.Audit().List(e.t.Context(), store.AuditQuery{AccountID: accountID, Limit: 1000})
-		for i := len(evs) - 1; i >= 0; i-- {
-			out = append(out, evs[i].Type)
-		}
-		return err
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	return out
 }

@@ -1,39 +1,18 @@
 package registration
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/canonid/canonid/flows/flowstest"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/store/storetest"
-	"github.com/canonid/canonid/web"
 )
-
-// noAuth: the pages tested need no login.
-type noAuth struct{}
-
-func (noAuth) Authenticate(context.Context, string, string) (string, []string, error) {
-	return "", nil, web.ErrInvalidCredentials
-}
-
-type noRequests struct{}
-
-func (noRequests) Describe(context.Context, string) (web.LoginRequest, error) {
-	return web.LoginRequest{}, store.ErrNotFound
-}
-func (noRequests) Complete(context.Context, string, string, time.Time, []string) (string, error) {
-	return "", store.ErrNotFound
-}
-func (noRequests) Fail(context.Context, string, string, string) (string, error) {
-	return "", store.ErrNotFound
-}
 
 // TestPagesRender draws the pages in the real layout of the login pages.
 func TestPagesRender(t *testing.T) {
@@ -44,12 +23,8 @@ func TestPagesRender(t *testing.T) {
 	engine := gin.New()
 	srv := httptest.NewServer(engine)
 	t.Cleanup(srv.Close)
-	pages, err := web.New(web.Config{PublicURL: srv.URL, Secret: []byte("0123456789abcdef0123456789abcdef")},
-		web.Deps{Store: st, Auth: noAuth{}, Requests: noRequests{}, Now: e.clock.Now, Logger: discardLog()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := NewHandler(e.svc, pages, func(*http.Request) (store.APIToken, bool) { return store.APIToken{}, false }, discardLog())
+	pages := flowstest.NewPages(t, srv.URL, st, &flowstest.Passwords{}, e.Clock.Now, nil)
+	h, err := NewHandler(e.svc, pages, func(*http.Request) (store.APIToken, bool) { return store.APIToken{}, false }, flowstest.DiscardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func TestPhoneCodeLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 		code := e.sms.lastCode(t)
-		e.clock.Advance(PhoneCodeTTL)
+		e.Clock.Advance(PhoneCodeTTL)
 		if err := e.svc.VerifyPhone(t.Context(), link, code); !errors.Is(err, ErrNoCode) {
 			t.Fatalf("expired code: %v", err)
 		}
@@ -92,7 +92,7 @@ func TestPhoneCodeLimits(t *testing.T) {
 			t.Fatalf("4th code: %v", err)
 		}
 		// A new code voids the older one.
-		e.clock.Advance(time.Hour)
+		e.Clock.Advance(time.Hour)
 		old := e.sms.lastCode(t)
 		link2 := tokenOf(t, e.register("cpts-x", "lim@example.org", "Lim", "Its")[0]) // the first link expired
 		if err := e.svc.SendPhoneCode(t.Context(), link2, "en"); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/canonid/canonid/accounts"
 	"github.com/canonid/canonid/authn"
+	"github.com/canonid/canonid/flows/flowstest"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/notify"
 	"github.com/canonid/canonid/store"
@@ -61,7 +62,7 @@ func TestSeedStory(t *testing.T) {
 			t.Fatalf("membership: %+v", m)
 		}
 		exp, _ := time.Parse(time.RFC3339, got[0].Data["expires_at"])
-		if want := e.clock.Now().Add(30 * time.Minute); !exp.Equal(want) {
+		if want := e.Clock.Now().Add(30 * time.Minute); !exp.Equal(want) {
 			t.Fatalf("expires_at %s, want %s", exp, want)
 		}
 
@@ -127,7 +128,7 @@ func TestSeedStory(t *testing.T) {
 			t.Fatalf("validated: %+v", validated)
 		}
 		if len(got) != 1 || got[0].Template != notify.TemplateMemberValidated || got[0].To != "marie.curie@example.org" ||
-			got[0].Data["org"] != "CPTS X" || got[0].Data["link"] != e.srv.URL+"/login" {
+			got[0].Data["org"] != "CPTS X" || got[0].Data["link"] != e.Server.URL+"/login" {
 			t.Fatalf("mails of the validation: %+v", got)
 		}
 		a = e.accountOf("marie.curie@example.org")
@@ -136,7 +137,7 @@ func TestSeedStory(t *testing.T) {
 			t.Fatalf("after validation: %s, %+v", a.Status, mm)
 		}
 		// The member logs in with their address and password.
-		if id, _, err := authn.New(st, nil, discardLog()).Authenticate(t.Context(), "Marie.Curie@example.org", testPassword); err != nil || id != a.ID {
+		if id, _, err := authn.New(st, nil, flowstest.DiscardLogger()).Authenticate(t.Context(), "Marie.Curie@example.org", testPassword); err != nil || id != a.ID {
 			t.Fatalf("Authenticate: %q, %v", id, err)
 		}
 		m = memberIn(t, e.do("GET", "/api/v1/orgs/cpts-x/members", "admin-x", nil, nil), a.ID)
@@ -148,7 +149,7 @@ func TestSeedStory(t *testing.T) {
 			t.Fatalf("validate again: %d %s", res.Status, res.Raw)
 		}
 
-		types := e.auditTypes(a.ID)
+		types := e.AuditTypes(a.ID)
 		for _, want := range []string{identity.EventAccountCreated, identity.EventMembershipAdded, EventSubmitted,
 			EventEmailVerified, identity.EventMembershipValid, identity.EventAccountActivated, notify.EventMailQueued} {
 			if !slices.Contains(types, want) {
@@ -252,7 +253,7 @@ func TestOrgScope(t *testing.T) {
 func TestKnownAddress(t *testing.T) {
 	storetest.EachStore(t, func(t *testing.T, st store.Store) {
 		e := newEnv(t, st)
-		acc := accounts.New(st, accounts.DefaultConfig(), discardLog())
+		acc := accounts.New(st, accounts.DefaultConfig(), flowstest.DiscardLogger())
 		known, err := acc.Create(t.Context(), accounts.NewAccount{GivenName: "Known", FamilyName: "Person",
 			Emails: []accounts.NewEmail{{Address: "known@example.org", Verified: true}}}, "test")
 		if err != nil {
@@ -294,7 +295,7 @@ func TestKnownAddress(t *testing.T) {
 		if done, err := e.svc.Confirm(t.Context(), tokenOf(t, second[0]), testPassword); err != nil || done.OrgID != "cpts-x" {
 			t.Fatalf("new link: %+v, %v", done, err)
 		}
-		if !slices.Contains(e.auditTypes(a.ID), EventLinkResent) {
+		if !slices.Contains(e.AuditTypes(a.ID), EventLinkResent) {
 			t.Fatalf("no %s", EventLinkResent)
 		}
 		storetest.CheckInvariants(t, st)
@@ -311,7 +312,7 @@ func TestLinkRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		expired := tokenOf(t, e.register("cpts-x", "late@example.org", "L", "Ate")[0])
-		e.clock.Advance(30*time.Minute + time.Second)
+		e.Clock.Advance(30*time.Minute + time.Second)
 
 		var answers []string
 		for _, token := range []string{used, expired, "forged", ""} {

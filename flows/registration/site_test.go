@@ -3,22 +3,18 @@ package registration
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/canonid/canonid/authn"
+	"github.com/canonid/canonid/flows/flowstest"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/notify"
-	"github.com/canonid/canonid/notify/notifytest"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/store/storetest"
 	"github.com/canonid/canonid/web"
@@ -30,49 +26,28 @@ import (
 // also hands the tests what each call queued) and delivered, when a test
 // ticks the dispatcher, over a real SMTP conversation.
 type site struct {
-	t    *testing.T
-	st   store.Store
+	*flowstest.Env
 	svc  *Service
 	rec  *recorder
-	srv  *httptest.Server
-	smtp *notifytest.Server
-	mail *notify.Dispatcher
+	mail *flowstest.Mail
 }
 
 // newSite starts the site with lists of pageSize members a page.
 func newSite(t *testing.T, pageSize int) *site {
 	t.Helper()
 	st := storetest.OpenSQLite(t)
-	gin.SetMode(gin.ReleaseMode)
-	engine := gin.New()
-	srv := httptest.NewServer(engine)
-	t.Cleanup(srv.Close)
-	s := &site{t: t, st: st, srv: srv, smtp: notifytest.Start(t)}
+	s := &site{Env: flowstest.NewEnv(t, st)}
+	engine, srv := s.Engine, s.Server
 
-	logger := slog.New(slog.DiscardHandler)
-	mc := notify.Config{Driver: notify.DriverSMTP, From: "CPTS <noreply@cpts.example>", SiteName: "Inzee",
-		Secret: "0123456789abcdef0123456789abcdef-test", Location: time.UTC,
-		SMTP: notify.SMTPConfig{Host: "127.0.0.1", Port: s.smtp.Port, CAFile: s.smtp.CAFile}}
-	q, err := notify.NewQueue(mc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	drv, err := notify.NewDriver(mc, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.mail, err = notify.NewDispatcher(st, mc, drv, logger); err != nil {
-		t.Fatal(err)
-	}
-	s.rec = &recorder{q: q}
+	logger := flowstest.DiscardLogger()
+	s.mail = flowstest.StartMail(t, st, mailConfig(notify.DriverSMTP), nil)
+	s.rec = &recorder{q: s.mail.Queue}
+	var err error
 	if s.svc, err = New(st, s.rec, nil, DirDocuments{Dir: t.TempDir()}, Config{PublicURL: srv.URL, Location: time.UTC}); err != nil {
 		t.Fatal(err)
 	}
-	pages, err := web.New(web.Config{PublicURL: srv.URL, Secret: []byte("0123456789abcdef0123456789abcdef")},
-		web.Deps{Store: st, Auth: authn.New(st, nil, logger), Requests: noRequests{}, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The real login pages: passwords checked by authn, the real clock.
+	pages := flowstest.NewPages(t, srv.URL, st, authn.New(st, nil, logger), nil, nil)
 	pages.Mount(engine)
 	h, err := NewHandler(s.svc, pages, func(*http.Request) (store.APIToken, bool) { return store.APIToken{}, false }, logger)
 	if err != nil {
@@ -93,20 +68,20 @@ func newSite(t *testing.T, pageSize int) *site {
 }
 
 func (s *site) update(fn func(ctx context.Context, tx store.Tx) error) {
-	s.t.Helper()
-	ctx := s.t.Context()
-	if err := s.st.Update(ctx, func(tx store.Tx) error { return fn(ctx, tx) }); err != nil {
-		s.t.Fatal(err)
+	s.T.Helper()
+	ctx := s.T.Context()
+	if err := s.Store.Update(ctx, func(tx store.Tx) error { return fn(ctx, tx) }); err != nil {
+		s.T.Fatal(err)
 	}
 }
 
 // person creates an active account with a verified address, the test
 // password and a membership of org with role and state.
 func (s *site) person(login, given, family, address, org string, role identity.Role, state identity.MembershipState) identity.Account {
-	s.t.Helper()
+	s.T.Helper()
 	hash, err := authn.HashPassword(testPassword)
 	if err != nil {
-		s.t.Fatal(err)
+		s.T.Fatal(err)
 	}
 	a := identity.Account{Status: identity.StatusActive, Login: login, GivenName: given, FamilyName: family,
 		DisplayName: given + " " + family, PasswordHash: hash}
@@ -129,12 +104,12 @@ func (s *site) person(login, given, family, address, org string, role identity.R
 		return tx.Record(ctx, store.Event{Type: identity.EventMembershipAdded, Actor: "test", AccountID: a.ID, OrgID: org})
 	})
 	var out identity.Account
-	if err := s.st.View(s.t.Context(), func(tx store.Tx) error {
+	if err := s.Store.View(s.T.Context(), func(tx store.Tx) error {
 		var err error
-		out, err = tx.Accounts().GetByLogin(s.t.Context(), login)
+		out, err = tx.Accounts().GetByLogin(s.T.Context(), login)
 		return err
 	}); err != nil {
-		s.t.Fatal(err)
+		s.T.Fatal(err)
 	}
 	return out
 }
@@ -142,80 +117,50 @@ func (s *site) person(login, given, family, address, org string, role identity.R
 // register registers a person into org through the service and returns
 // their link token.
 func (s *site) register(org, address, given, family string) string {
-	s.t.Helper()
+	s.T.Helper()
 	var got []notify.Message
-	ctx := context.WithValue(s.t.Context(), txMessages{}, &got)
+	ctx := context.WithValue(s.T.Context(), txMessages{}, &got)
 	if err := s.svc.Register(ctx, org, address, given, family, "", "fr"); err != nil {
-		s.t.Fatal(err)
+		s.T.Fatal(err)
 	}
 	if len(got) != 1 {
-		s.t.Fatalf("register %s: %d mails", address, len(got))
+		s.T.Fatalf("register %s: %d mails", address, len(got))
 	}
-	return tokenOf(s.t, got[0])
+	return tokenOf(s.T, got[0])
 }
 
 // member registers and confirms a person (address verified, password set,
 // pending validation) and returns their account.
 func (s *site) member(org, address, given, family string) identity.Account {
-	s.t.Helper()
-	if _, err := s.svc.Confirm(s.t.Context(), s.register(org, address, given, family), testPassword); err != nil {
-		s.t.Fatal(err)
+	s.T.Helper()
+	if _, err := s.svc.Confirm(s.T.Context(), s.register(org, address, given, family), testPassword); err != nil {
+		s.T.Fatal(err)
 	}
 	return s.account(address)
 }
 
 // account reads the account holding an address.
 func (s *site) account(address string) identity.Account {
-	s.t.Helper()
-	var a identity.Account
-	err := s.st.View(s.t.Context(), func(tx store.Tx) error {
-		accs, err := tx.Accounts().List(s.t.Context(), store.AccountQuery{Text: address})
-		if err == nil && len(accs) == 1 {
-			a = accs[0]
-		} else if err == nil {
-			s.t.Fatalf("%d accounts hold %s", len(accs), address)
-		}
-		return err
-	})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return a
+	s.T.Helper()
+	return accountHolding(s.T, s.Store, address)
 }
 
 func (s *site) membership(org, accountID string) identity.Membership {
-	s.t.Helper()
-	var m identity.Membership
-	if err := s.st.View(s.t.Context(), func(tx store.Tx) error {
-		var err error
-		m, err = tx.Memberships().Get(s.t.Context(), org, accountID)
-		return err
-	}); err != nil {
-		s.t.Fatal(err)
-	}
-	return m
-}
-
-// deliver sends the queued mails over SMTP and checks that want went out.
-func (s *site) deliver(want int) {
-	s.t.Helper()
-	sent, failed, err := s.mail.Tick(s.t.Context())
-	if err != nil || sent != want || failed != 0 {
-		s.t.Fatalf("mail: sent %d, failed %d, %v; want %d sent", sent, failed, err, want)
-	}
+	s.T.Helper()
+	return membershipOf(s.T, s.Store, org, accountID)
 }
 
 // lastMail returns the body of the last mail the SMTP server received
 // (quoted-printable soft breaks undone) and checks its recipient.
 func (s *site) lastMail(to string) string {
-	s.t.Helper()
-	mails := s.smtp.Received()
+	s.T.Helper()
+	mails := s.mail.Server.Received()
 	if len(mails) == 0 {
-		s.t.Fatal("no mail received")
+		s.T.Fatal("no mail received")
 	}
 	m := mails[len(mails)-1]
 	if len(m.To) != 1 || m.To[0] != to {
-		s.t.Fatalf("last mail to %v, want %s", m.To, to)
+		s.T.Fatalf("last mail to %v, want %s", m.To, to)
 	}
 	return strings.NewReplacer("=\r\n", "", "=3D", "=").Replace(string(m.Data))
 }
@@ -229,7 +174,7 @@ type visitor struct {
 
 func (s *site) visitor() *visitor {
 	jar, _ := cookiejar.New(nil)
-	return &visitor{t: s.t, base: s.srv.URL, c: &http.Client{Jar: jar,
+	return &visitor{t: s.T, base: s.Server.URL, c: &http.Client{Jar: jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 

@@ -2,16 +2,14 @@ package registration
 
 import (
 	"context"
-	"log/slog"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/canonid/canonid/flows/flowstest"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/notify"
-	"github.com/canonid/canonid/notify/notifytest"
 	"github.com/canonid/canonid/store/storetest"
 )
 
@@ -21,28 +19,10 @@ import (
 func TestSeedStoryOverSMTP(t *testing.T) {
 	st := storetest.OpenSQLite(t)
 	e := newEnv(t, st)
-	srv := notifytest.Start(t)
-	cfg := notify.Config{Driver: notify.DriverSMTP, From: "CPTS <noreply@cpts.example>", SiteName: "Inzee",
-		Secret: "0123456789abcdef0123456789abcdef-test", Location: time.UTC,
-		SMTP: notify.SMTPConfig{Host: "127.0.0.1", Port: srv.Port, CAFile: srv.CAFile}}
-	logger := slog.New(slog.DiscardHandler)
-	drv, err := notify.NewDriver(cfg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := notify.NewDispatcher(st, cfg, drv, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.SetClock(e.clock.Now)
+	mail := flowstest.StartMail(t, st, mailConfig(notify.DriverSMTP), e.Clock.Now)
+	srv := mail.Server
 	ctx := context.Background()
-	tick := func(want int) {
-		t.Helper()
-		sent, failed, err := d.Tick(ctx)
-		if err != nil || sent != want || failed != 0 {
-			t.Fatalf("dispatch: sent %d, failed %d, %v; want %d sent", sent, failed, err, want)
-		}
-	}
+	tick := mail.Deliver
 
 	if err := e.svc.Register(ctx, "cpts-x", "marie.curie@example.org", "Marie", "Curie", "", "fr"); err != nil {
 		t.Fatal(err)

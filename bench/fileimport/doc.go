@@ -8,6 +8,10 @@
 //
 //	CANONID_BENCH_ROWS=100000 go test -count=1 -run '^$' -bench Import -benchtime 1x -timeout 60m ./bench/fileimport/
 //
+// Each phase runs under a profiler label, so that a profile of the whole run
+// (-cpuprofile) can be cut to one phase: go tool pprof -tagfocus
+// phase=import (or dry, same).
+//
 // TestHarness runs the same phases on a few hundred rows and checks every
 // count.
 package fileimport

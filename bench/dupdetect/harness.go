@@ -4,20 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/canonid/canonid/bench/internal/benchenv"
 	"io"
 	"log/slog"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/canonid/canonid/accounts"
+	"github.com/canonid/canonid/bench/internal/benchdb"
+	"github.com/canonid/canonid/bench/internal/benchenv"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
 )
@@ -34,7 +33,9 @@ type config struct {
 	N      int    // accounts
 	Batch  int    // accounts per Update during setup
 	Runs   int    // how many times the two timed phases run, one after the other
-	Logger *slog.Logger
+	// SchemaPrefix names the PostgreSQL schema (default canonid_bench_).
+	SchemaPrefix string
+	Logger       *slog.Logger
 	// Progress, if set, receives a line every ProgressEvery during setup.
 	Progress      io.Writer
 	ProgressEvery time.Duration
@@ -47,15 +48,7 @@ type config struct {
 
 func (c config) validate() error {
 	var errs []error
-	switch c.Driver {
-	case "sqlite":
-	case "postgres":
-		if c.DSN == "" {
-			errs = append(errs, errors.New("dsn: must be set for postgres"))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("driver: must be sqlite or postgres, got %q", c.Driver))
-	}
+	errs = append(errs, benchdb.CheckDriver(c.Driver, c.DSN))
 	if c.N < 2 {
 		errs = append(errs, fmt.Errorf("n: must be at least 2, got %d", c.N))
 	}
@@ -70,16 +63,7 @@ func (c config) validate() error {
 
 // report is everything a run measured, and on what.
 type report struct {
-	GoVersion    string `json:"go_version"`
-	GOOS         string `json:"goos"`
-	GOARCH       string `json:"goarch"`
-	GOMAXPROCS   int    `json:"gomaxprocs"`
-	NumCPU       int    `json:"num_cpu"`
-	CPU          string `json:"cpu"`
-	Driver       string `json:"driver"`
-	DriverModule string `json:"driver_module"`
-	DBVersion    string `json:"db_version"`
-	DBSettings   string `json:"db_settings"`
+	benchenv.Env
 
 	N     int         `json:"n"`
 	Batch int         `json:"batch"`
@@ -164,11 +148,7 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	rep := &report{
-		GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), CPU: benchenv.CPUModel(),
-		Driver: cfg.Driver, DriverModule: benchenv.DriverModule(cfg.Driver), N: cfg.N, Batch: cfg.Batch,
-	}
+	rep := &report{Env: benchenv.NewEnv(cfg.Driver), N: cfg.N, Batch: cfg.Batch}
 
 	// Generation, and what the generator says must be found.
 	start := time.Now()
@@ -179,18 +159,18 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	rep.Expect = expect(pop)
 	rep.Setup.Generate = time.Since(start)
 
-	db, err := openDatabase(ctx, cfg.Driver, cfg.DSN, cfg.Dir, cfg.Logger)
+	db, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { err = errors.Join(err, db.drop(context.WithoutCancel(ctx))) }()
-	if rep.DBVersion, rep.DBSettings, err = benchenv.Describe(ctx, db.raw, db.driver, "fsync", "synchronous_commit", "shared_buffers", "work_mem"); err != nil {
+	defer func() { err = errors.Join(err, db.Drop(context.WithoutCancel(ctx))) }()
+	if rep.DBVersion, rep.DBSettings, err = benchenv.Describe(ctx, db.Raw, db.Driver, "fsync", "synchronous_commit", "shared_buffers", "work_mem"); err != nil {
 		return nil, fmt.Errorf("describe database: %w", err)
 	}
 
 	// Writing, through the store, as a bulk import would.
 	start = time.Now()
-	if rep.Setup.Transactions, err = write(ctx, db.store, pop.records, cfg.Batch, progress(cfg, len(pop.records))); err != nil {
+	if rep.Setup.Transactions, err = write(ctx, db.Store, pop.records, cfg.Batch, progress(cfg, len(pop.records))); err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
 	rep.Setup.Write = time.Since(start)
@@ -212,9 +192,9 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	pop = nil
 	debug.FreeOSMemory()
 
-	svc := accounts.New(db.store, accounts.DefaultConfig(), cfg.Logger)
+	svc := accounts.New(db.Store, accounts.DefaultConfig(), cfg.Logger)
 	for i := range cfg.Runs {
-		r, dup, err := timedRun(ctx, cfg, db.store, svc, &exp, i == 0)
+		r, dup, err := timedRun(ctx, cfg, db.Store, svc, &exp, i == 0)
 		if err != nil {
 			return nil, fmt.Errorf("run %d: %w", i+1, err)
 		}
@@ -222,7 +202,7 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 		if i == cfg.Runs-1 {
 			rep.FalsePositives = falsePositives(dup, &exp)
 			if cfg.inspect != nil {
-				if err := cfg.inspect(ctx, db.store, dup); err != nil {
+				if err := cfg.inspect(ctx, db.Store, dup); err != nil {
 					return nil, fmt.Errorf("inspect: %w", err)
 				}
 			}
@@ -306,11 +286,11 @@ func timedRun(ctx context.Context, cfg config, st store.Store, svc *accounts.Ser
 	r.BaseRSSKB = procStatus("VmRSS")
 
 	canReset := resetPeakRSS() == nil
-	cpu := cpuSeconds()
+	cpu0 := benchenv.ReadCPUTime()
 	start := time.Now()
 	n, err := readAll(ctx, st)
 	r.Reference = time.Since(start)
-	r.ReferenceCPU = cpuSeconds() - cpu
+	r.ReferenceCPU = benchenv.ReadCPUTime().Sub(cpu0).Process
 	if err != nil {
 		return r, accounts.DuplicateReport{}, fmt.Errorf("reference: %w", err)
 	}
@@ -330,15 +310,14 @@ func timedRun(ctx context.Context, cfg config, st store.Store, svc *accounts.Ser
 			return r, accounts.DuplicateReport{}, err
 		}
 	}
-	cpu = cpuSeconds()
-	busy, steal := machineCPU()
+	cpu0 = benchenv.ReadCPUTime()
 	start = time.Now()
 	dup, err := svc.Duplicates(ctx, "")
 	r.FullRun = time.Since(start)
-	r.FullRunCPU = cpuSeconds() - cpu
-	busyAfter, stealAfter := machineCPU()
-	r.OthersCPU, r.StealCPU = max(busyAfter-busy-r.FullRunCPU, 0), stealAfter-steal
-	r.LoadAvg = loadAvg()
+	cpu := benchenv.ReadCPUTime().Sub(cpu0)
+	r.FullRunCPU = cpu.Process
+	r.OthersCPU, r.StealCPU = max(cpu.Machine-cpu.Process, 0), cpu.Steal
+	r.LoadAvg = benchenv.LoadAvg()
 	if profile {
 		pprof.StopCPUProfile()
 	}
@@ -457,52 +436,6 @@ func procStatus(field string) int64 {
 		}
 	}
 	return 0
-}
-
-// cpuSeconds is the user and system CPU time the process has used so far:
-// unlike elapsed time, it hardly grows when other processes compete for the
-// CPUs.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-// machineCPU returns the CPU time, in seconds, all processes of the machine
-// have used (user, nice, system, irq, softirq) and the time stolen by the
-// hypervisor, from the first line of /proc/stat; zeros where there is none.
-func machineCPU() (busy, steal float64) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, 0
-	}
-	ticks := func(i int) float64 {
-		v, _ := strconv.ParseFloat(f[i], 64)
-		return v / clockTicks
-	}
-	return ticks(1) + ticks(2) + ticks(3) + ticks(6) + ticks(7), ticks(8)
-}
-
-// clockTicks is USER_HZ, the unit of /proc/stat: 100 on every Linux
-// architecture Go supports.
-const clockTicks = 100
-
-// loadAvg returns the three load averages of /proc/loadavg, or "" where
-// there is none.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	return strings.Join(f[:min(3, len(f))], " ")
 }
 
 // resetPeakRSS resets VmHWM to the current resident set (Linux 4.0 and

@@ -52,6 +52,8 @@ import (
 	"os"
 	"os/signal"
 	"time"
+
+	"github.com/canonid/canonid/bench/internal/benchfmt"
 )
 
 func main() {
@@ -117,21 +119,15 @@ func mainErr() error {
 	return printText(os.Stdout, rep)
 }
 
-// machine is the one-line description of where the figures were measured.
-func (r *report) machine() string {
-	return fmt.Sprintf("%s %s/%s, GOMAXPROCS=%d, %d CPUs (%s); %s via %s; %s",
-		r.GoVersion, r.GOOS, r.GOARCH, r.GOMAXPROCS, r.NumCPU, r.CPU, r.DBVersion, r.DriverModule, r.DBSettings)
-}
-
 // printText prints the report for a terminal, then as Markdown for
 // docs/benchmarks.md.
 func printText(w io.Writer, r *report) error {
 	e := r.Expect
-	fmt.Fprintf(w, "machine: %s\n", r.machine())
+	fmt.Fprintf(w, "machine: %s\n", r.MachineLine())
 	fmt.Fprintf(w, "accounts: %d (%d planted near-duplicate pairs, %d of them without a birth date on the duplicate)\n",
 		r.N, e.Planted, e.PlantedNoDate)
 	fmt.Fprintf(w, "setup: generate %s, write through the store %s (%d Updates of %d accounts); peak RSS %s\n",
-		formatElapsed(r.Setup.Generate), formatElapsed(r.Setup.Write), r.Setup.Transactions, r.Batch, formatKB(r.Setup.PeakRSSKB))
+		benchfmt.Seconds(r.Setup.Generate), benchfmt.Seconds(r.Setup.Write), r.Setup.Transactions, r.Batch, formatKB(r.Setup.PeakRSSKB))
 	fmt.Fprintf(w, "rows: %d accounts, %d e-mails, %d audit events, %d blocking_keys; database %.0f MB\n",
 		r.Rows.Accounts, r.Rows.Emails, r.Rows.AuditEvents, r.Rows.BlockingKeys, float64(r.DBBytes)/1e6)
 	fmt.Fprintf(w, "keys: %d distinct, %d blocks of 2 to 50 accounts (largest %d) holding %d accounts, %d keys held by more than 50 (skipped)\n",
@@ -144,7 +140,7 @@ func printText(w io.Writer, r *report) error {
 		"RSS ref", "RSS full", "others' CPU", "steal", "load after")
 	for i, x := range r.Runs {
 		fmt.Fprintf(w, "%-4d  %10s  %10s  %7s  %8.1f  %8.1f  %9d  %11d  %9d  %6d  %6d  %8s  %8s  %11.1f  %9.1f  %s\n",
-			i+1, formatElapsed(x.Reference), formatElapsed(x.FullRun), formatRatio(x.Ratio), x.ReferenceCPU, x.FullRunCPU,
+			i+1, benchfmt.Seconds(x.Reference), benchfmt.Seconds(x.FullRun), benchfmt.Ratio(x.Ratio), x.ReferenceCPU, x.FullRunCPU,
 			x.Pairs, x.Suggestions, x.Found, x.Missed, x.FalsePositives, formatKB(x.ReferencePeakKB), formatKB(x.FullRunPeakKB),
 			x.OthersCPU, x.StealCPU, x.LoadAvg)
 	}
@@ -159,32 +155,18 @@ func printText(w io.Writer, r *report) error {
 
 	last := r.Runs[len(r.Runs)-1]
 	fmt.Fprintf(w, "\nMarkdown (docs/benchmarks.md), last run:\n\n")
-	fmt.Fprintf(w, "Machine: %s.\n\n", r.machine())
+	fmt.Fprintf(w, "Machine: %s.\n\n", r.MachineLine())
 	fmt.Fprintln(w, "| Phase | Elapsed | × reference | Peak RSS |")
 	fmt.Fprintln(w, "|---|--:|--:|--:|")
-	fmt.Fprintf(w, "| Setup: generate %d accounts | %s | – | – |\n", r.N, formatElapsed(r.Setup.Generate))
-	fmt.Fprintf(w, "| Setup: write through the store, %d per Update | %s | – | %s |\n", r.Batch, formatElapsed(r.Setup.Write), formatKB(r.Setup.PeakRSSKB))
-	fmt.Fprintf(w, "| Reference: read every account (List, %d a page) | %s | 1.00× | %s |\n", referencePage, formatElapsed(last.Reference), formatKB(last.ReferencePeakKB))
-	fmt.Fprintf(w, "| Full run: `Service.Duplicates(ctx, \"\")` | %s | %s | %s |\n\n", formatElapsed(last.FullRun), formatRatio(last.Ratio), formatKB(last.FullRunPeakKB))
+	fmt.Fprintf(w, "| Setup: generate %d accounts | %s | – | – |\n", r.N, benchfmt.Seconds(r.Setup.Generate))
+	fmt.Fprintf(w, "| Setup: write through the store, %d per Update | %s | – | %s |\n", r.Batch, benchfmt.Seconds(r.Setup.Write), formatKB(r.Setup.PeakRSSKB))
+	fmt.Fprintf(w, "| Reference: read every account (List, %d a page) | %s | 1.00× | %s |\n", referencePage, benchfmt.Seconds(last.Reference), formatKB(last.ReferencePeakKB))
+	fmt.Fprintf(w, "| Full run: `Service.Duplicates(ctx, \"\")` | %s | %s | %s |\n\n", benchfmt.Seconds(last.FullRun), benchfmt.Ratio(last.Ratio), formatKB(last.FullRunPeakKB))
 	fmt.Fprintln(w, "| Pairs scored | Suggestions | Planted | Expected | Found (recall) | Missed | False positives | blocking_keys rows |")
 	fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|--:|--:|")
 	fmt.Fprintf(w, "| %d | %d | %d | %d | %d (%.1f%%) | %d | %d | %d |\n", last.Pairs, last.Suggestions, e.Planted, e.Expected,
 		last.Found, 100*float64(last.Found)/float64(max(e.Planted, 1)), last.Missed, last.FalsePositives, r.Rows.BlockingKeys)
 	return nil
-}
-
-func formatElapsed(d time.Duration) string {
-	return fmt.Sprintf("%.2f s", d.Seconds())
-}
-
-func formatRatio(r float64) string {
-	if r == 0 {
-		return "–"
-	}
-	if r >= 10 {
-		return fmt.Sprintf("%.1f×", r)
-	}
-	return fmt.Sprintf("%.2f×", r)
 }
 
 // formatKB writes a resident set size in MB, or "–" when unknown.

@@ -2,73 +2,27 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/canonid/canonid/accounts"
+	"github.com/canonid/canonid/bench/internal/benchtest"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
-	"github.com/canonid/canonid/store/storetest"
 )
 
 // The harness tests run the whole harness on a small population and check
 // that it writes, finds and counts what it says; they time nothing.
 
 func TestHarnessSQLite(t *testing.T) {
-	dir := t.TempDir()
-	testHarness(t, config{Driver: "sqlite", Dir: dir})
-	left, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(left) > 0 {
-		t.Errorf("the run left %d entries in its directory, first %s", len(left), left[0].Name())
-	}
+	testHarness(t, config{Driver: "sqlite", Dir: benchtest.SQLiteDir(t)})
 }
 
 func TestHarnessPostgres(t *testing.T) {
-	dsn := storetest.PostgresBase(t)
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatalf("CANONID_TEST_POSTGRES cannot be parsed: %v", err)
-	}
-	admin := stdlib.OpenDB(*cfg)
-	defer admin.Close()
-	before := benchSchemas(t, admin)
-	testHarness(t, config{Driver: "postgres", DSN: dsn})
-	for _, s := range benchSchemas(t, admin) {
-		if !slices.Contains(before, s) {
-			t.Errorf("the run left schema %s behind", s)
-		}
-	}
-}
-
-func benchSchemas(t *testing.T, db *sql.DB) []string {
-	t.Helper()
-	rows, err := db.Query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'canonid\_bench\_%'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	dsn, prefix := benchtest.Postgres(t)
+	testHarness(t, config{Driver: "postgres", DSN: dsn, SchemaPrefix: prefix})
 }
 
 // testHarness runs the harness over 2000 accounts, twice through the timed

@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/canonid/canonid/bench/internal/benchenv"
 	"io"
 	"log/slog"
 	"runtime"
-	"slices"
 	"time"
 
 	"github.com/canonid/canonid/accounts"
+	"github.com/canonid/canonid/bench/internal/benchdb"
+	"github.com/canonid/canonid/bench/internal/benchenv"
+	"github.com/canonid/canonid/bench/internal/latency"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
 )
@@ -57,15 +58,7 @@ type runState struct {
 
 func (c config) validate() error {
 	var errs []error
-	switch c.Driver {
-	case "sqlite":
-	case "postgres":
-		if c.DSN == "" {
-			errs = append(errs, errors.New("dsn: must be set for postgres"))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("driver: must be sqlite or postgres, got %q", c.Driver))
-	}
+	errs = append(errs, benchdb.CheckDriver(c.Driver, c.DSN))
 	if c.N <= 0 {
 		errs = append(errs, fmt.Errorf("n: must be positive, got %d", c.N))
 	}
@@ -77,17 +70,8 @@ func (c config) validate() error {
 
 // report is everything a run measured, and on what.
 type report struct {
-	GoVersion    string `json:"go_version"`
-	GOOS         string `json:"goos"`
-	GOARCH       string `json:"goarch"`
-	GOMAXPROCS   int    `json:"gomaxprocs"`
-	NumCPU       int    `json:"num_cpu"`
-	CPU          string `json:"cpu"`
-	Driver       string `json:"driver"`
-	DriverModule string `json:"driver_module"`
-	DBVersion    string `json:"db_version"`
-	DBSettings   string `json:"db_settings"`
-	Machine      string `json:"machine"`
+	benchenv.Env
+	Machine string `json:"machine"`
 	// N is the number of merges; setup wrote 2N accounts.
 	N                     int           `json:"n"`
 	Accounts              int           `json:"accounts"`
@@ -128,35 +112,15 @@ type stats struct {
 	MeanMs       float64 `json:"mean_ms"`
 }
 
-// summarize sorts lat (in place) and returns its statistics. A percentile
-// is the nearest-rank order statistic: the p-th percentile of n sorted
-// values is the value of rank ceil(p·n/100), so p50 of 2000 is the 1000th
-// smallest and p99 the 1980th. Nothing is interpolated.
+// summarize sorts lat (in place) and returns its statistics, nearest-rank
+// order statistics (latency.Summarize) with the total and without the
+// p99.9.
 func summarize(lat []time.Duration) stats {
-	if len(lat) == 0 {
-		return stats{}
+	s := latency.Summarize(lat)
+	return stats{
+		Count: s.Count, Total: s.Total, P50: s.P50, P90: s.P90, P99: s.P99, Max: s.Max, Mean: s.Mean,
+		TotalSeconds: s.Total.Seconds(), P50ms: s.P50ms, P90ms: s.P90ms, P99ms: s.P99ms, MaxMs: s.MaxMs, MeanMs: s.MeanMs,
 	}
-	slices.Sort(lat)
-	var total time.Duration
-	for _, d := range lat {
-		total += d
-	}
-	s := stats{
-		Count: len(lat), Total: total,
-		P50: percentile(lat, 50), P90: percentile(lat, 90), P99: percentile(lat, 99),
-		Max: lat[len(lat)-1], Mean: total / time.Duration(len(lat)),
-	}
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	s.TotalSeconds = total.Seconds()
-	s.P50ms, s.P90ms, s.P99ms, s.MaxMs, s.MeanMs = ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max), ms(s.Mean)
-	return s
-}
-
-// percentile returns the nearest-rank p-th percentile (0 < p <= 100) of
-// sorted, which must not be empty.
-func percentile(sorted []time.Duration, p int) time.Duration {
-	rank := (p*len(sorted) + 99) / 100 // ceil(p·n/100), in integers
-	return sorted[max(rank, 1)-1]
 }
 
 // run sets up 2N accounts on a fresh database, times the three phases,
@@ -176,33 +140,30 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() { err = errors.Join(err, db.drop(context.WithoutCancel(ctx))) }()
+	defer func() { err = errors.Join(err, db.Drop(context.WithoutCancel(ctx))) }()
 
 	rep := &report{
-		GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), CPU: benchenv.CPUModel(),
-		Driver: cfg.Driver, DriverModule: benchenv.DriverModule(cfg.Driver),
-		N: cfg.N, Accounts: len(ppl), LinksPerAccount: linksPerAccount,
+		Env: benchenv.NewEnv(cfg.Driver), N: cfg.N, Accounts: len(ppl), LinksPerAccount: linksPerAccount,
 		EmailsPerAccount: emailsPerAccount, MembershipsPerAccount: membershipsPerAccount,
 	}
 	if rep.DBVersion, rep.DBSettings, err = db.describe(ctx); err != nil {
 		return nil, fmt.Errorf("describe database: %w", err)
 	}
-	rep.Machine = rep.machine()
+	rep.Machine = rep.MachineLine()
 
 	// Setup, untimed by the phases.
 	start := time.Now()
-	if err := setup(ctx, db.store, ppl, cfg.Batch, progress(cfg, "setup", len(ppl))); err != nil {
+	if err := setup(ctx, db.Store, ppl, cfg.Batch, progress(cfg, "setup", len(ppl))); err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
 	rep.Setup = time.Since(start)
 	rep.SetupSeconds = rep.Setup.Seconds()
-	before, err := snapshot(ctx, db.store)
+	before, err := snapshot(ctx, db.Store)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot after setup: %w", err)
 	}
 
-	svc := accounts.New(db.store, accounts.DefaultConfig(), cfg.Logger)
+	svc := accounts.New(db.Store, accounts.DefaultConfig(), cfg.Logger)
 	ids := make([]string, len(ppl))
 	for i := range ppl {
 		ids[i] = ppl[i].account.ID
@@ -223,11 +184,11 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 			return err
 		}},
 		{phaseReference, "reference: read-modify-write of one account", func(i int) error {
-			return touch(ctx, db.store, ids[2*i], i)
+			return touch(ctx, db.Store, ids[2*i], i)
 		}},
 	}
 	for _, p := range phases {
-		db.settle(ctx)
+		db.Checkpoint(ctx)
 		runtime.GC()
 		lat, err := timeEach(cfg.N, p.call, progress(cfg, p.name, cfg.N))
 		if err != nil {
@@ -245,7 +206,7 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	}
 
 	// Verify, untimed.
-	state := &runState{store: db.store, before: before, ppl: ppl, mergeIDs: mergeIDs}
+	state := &runState{store: db.Store, before: before, ppl: ppl, mergeIDs: mergeIDs}
 	if err := verify(ctx, state); err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
@@ -312,10 +273,4 @@ func progress(cfg config, what string, n int) func(done int) {
 			fmt.Fprintf(cfg.Progress, "%s: %d/%d in %s (%.0f/s)\n", what, done, n, el.Round(time.Second), float64(done)/el.Seconds())
 		}
 	}
-}
-
-// machine is the one-line description of where the figures were measured.
-func (r *report) machine() string {
-	return fmt.Sprintf("%s %s/%s, GOMAXPROCS=%d, %d CPUs (%s); %s via %s; %s",
-		r.GoVersion, r.GOOS, r.GOARCH, r.GOMAXPROCS, r.NumCPU, r.CPU, r.DBVersion, r.DriverModule, r.DBSettings)
 }

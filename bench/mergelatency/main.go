@@ -47,6 +47,8 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"time"
+
+	"github.com/canonid/canonid/bench/internal/benchfmt"
 )
 
 func main() {
@@ -118,7 +120,8 @@ func mainErr() error {
 // printText prints the report for a terminal, then as Markdown for
 // docs/benchmarks.md.
 func printText(w io.Writer, r *report) error {
-	ew := &errWriter{w: w}
+	ew := benchfmt.NewWriter(w)
+	ms, ratio := benchfmt.Ms, benchfmt.Ratio
 	fmt.Fprintf(ew, "machine: %s\n", r.Machine)
 	fmt.Fprintf(ew, "setup: %d accounts, each with %d links, %d e-mails, %d membership, in %.1f s (untimed by the phases)\n",
 		r.Accounts, r.LinksPerAccount, r.EmailsPerAccount, r.MembershipsPerAccount, r.SetupSeconds)
@@ -141,35 +144,5 @@ func printText(w io.Writer, r *report) error {
 		fmt.Fprintf(ew, "| %s | %d | %s | %s | %s | %s | %s | %s / %s |\n", p.Title, p.Count,
 			ms(p.P50), ms(p.P90), ms(p.P99), ms(p.Max), ms(p.Mean), ratio(p.RatioP50), ratio(p.RatioP99))
 	}
-	return ew.err
-}
-
-// errWriter keeps the first write error, so that printText can report it
-// once.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	if err != nil {
-		e.err = fmt.Errorf("write report: %w", err)
-	}
-	return n, err
-}
-
-// ms formats a latency in milliseconds.
-func ms(d time.Duration) string {
-	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
-}
-
-func ratio(r float64) string {
-	if r >= 10 {
-		return fmt.Sprintf("%.1f×", r)
-	}
-	return fmt.Sprintf("%.2f×", r)
+	return ew.Err()
 }

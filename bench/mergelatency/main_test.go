@@ -3,25 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/canonid/canonid/accounts"
+	"github.com/canonid/canonid/bench/internal/benchtest"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
-	"github.com/canonid/canonid/store/storetest"
 )
 
 // The harness tests run the whole harness small and check, through the
@@ -29,55 +22,12 @@ import (
 // report is complete and consistent. They time nothing.
 
 func TestRunSQLite(t *testing.T) {
-	dir := t.TempDir()
-	testRun(t, config{Driver: "sqlite", Dir: dir})
-	left, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(left) > 0 {
-		t.Errorf("the run left %d entries in its directory, first %s", len(left), left[0].Name())
-	}
+	testRun(t, config{Driver: "sqlite", Dir: benchtest.SQLiteDir(t)})
 }
 
 func TestRunPostgres(t *testing.T) {
-	dsn := storetest.PostgresBase(t)
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatalf("CANONID_TEST_POSTGRES cannot be parsed: %v", err)
-	}
-	admin := stdlib.OpenDB(*cfg)
-	defer admin.Close()
-	// A prefix of this run's own, so that schemas other runs create at the
-	// same time (other test packages, a benchmark) do not count.
-	var suffix [4]byte
-	_, _ = rand.Read(suffix[:])
-	prefix := "canonid_bench_t" + hex.EncodeToString(suffix[:]) + "_"
+	dsn, prefix := benchtest.Postgres(t)
 	testRun(t, config{Driver: "postgres", DSN: dsn, SchemaPrefix: prefix})
-	for _, s := range benchSchemas(t, admin, prefix) {
-		t.Errorf("the run left schema %s behind", s)
-	}
-}
-
-func benchSchemas(t *testing.T, db *sql.DB, prefix string) []string {
-	t.Helper()
-	rows, err := db.Query(`SELECT nspname FROM pg_namespace WHERE left(nspname, length($1)) = $1`, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // testRun runs the harness with n = 20 and a setup batch that leaves a
@@ -200,39 +150,6 @@ func testRun(t *testing.T, cfg config) {
 	for _, p := range rep.Phases {
 		if !strings.Contains(out.String(), "| "+p.Title+" | 20 | ") {
 			t.Errorf("the Markdown table has no row for %s:\n%s", p.Phase, out.String())
-		}
-	}
-}
-
-func TestPercentile(t *testing.T) {
-	// ms returns 1 ms, 2 ms, ... n ms, sorted.
-	ms := func(n int) []time.Duration {
-		out := make([]time.Duration, n)
-		for i := range out {
-			out[i] = time.Duration(i+1) * time.Millisecond
-		}
-		return out
-	}
-	tests := []struct {
-		n, p int
-		want time.Duration
-	}{
-		{1, 50, 1 * time.Millisecond},
-		{1, 99, 1 * time.Millisecond},
-		{2, 50, 1 * time.Millisecond},
-		{3, 50, 2 * time.Millisecond},
-		{10, 90, 9 * time.Millisecond},
-		{10, 99, 10 * time.Millisecond},
-		{100, 50, 50 * time.Millisecond},
-		{100, 99, 99 * time.Millisecond},
-		{2000, 50, 1000 * time.Millisecond},
-		{2000, 90, 1800 * time.Millisecond},
-		{2000, 99, 1980 * time.Millisecond},
-		{2000, 100, 2000 * time.Millisecond},
-	}
-	for _, tc := range tests {
-		if got := percentile(ms(tc.n), tc.p); got != tc.want {
-			t.Errorf("p%d of 1..%d ms: got %v, want %v", tc.p, tc.n, got, tc.want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/canonid/canonid/bench/internal/latency"
 	"github.com/canonid/canonid/store"
 )
 
@@ -96,6 +97,6 @@ func per(a, b txCounts, n int) txPerRequest {
 	return txPerRequest{
 		Updates: float64(b.Updates-a.Updates) / f, Silent: float64(b.Silent-a.Silent) / f,
 		Retries: float64((b.Attempts-a.Attempts)-(b.Updates-a.Updates)) / f, Views: float64(b.Views-a.Views) / f,
-		InUpdatesMs: millis(b.InUpdates-a.InUpdates) / f, InSilentMs: millis(b.InSilent-a.InSilent) / f, InViewsMs: millis(b.InViews-a.InViews) / f,
+		InUpdatesMs: latency.Millis(b.InUpdates-a.InUpdates) / f, InSilentMs: latency.Millis(b.InSilent-a.InSilent) / f, InViewsMs: latency.Millis(b.InViews-a.InViews) / f,
 	}
 }

@@ -2,147 +2,48 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-
+	"github.com/canonid/canonid/bench/internal/benchdb"
 	"github.com/canonid/canonid/bench/internal/benchenv"
-	"github.com/canonid/canonid/store"
-	"github.com/canonid/canonid/store/postgres"
-	"github.com/canonid/canonid/store/sqlite"
 )
 
-// database is the one fresh database of a run, migrated by canonid's own
-// Migrate, with a canonid store open on it: a file in a temporary directory
-// for SQLite, a schema canonid_bench_<random> for PostgreSQL. raw is a
-// plain connection of the store's driver and settings, for the untimed
-// counts. drop closes both and removes the database.
+// database is the one fresh database of a run (benchdb.OpenFresh),
+// migrated by canonid's own Migrate, with a canonid store open on it: a
+// file in a temporary directory for SQLite, a schema canonid_bench_<random>
+// for PostgreSQL. Raw is a plain connection of the store's driver and
+// settings, for the untimed counts. Drop closes both and removes the
+// database.
 type database struct {
-	driver string
-	name   string // file or schema, for messages
-	dsn    string // what the store and the plain connection open
-	store  store.Store
-	raw    *sql.DB
-	admin  *sql.DB // postgres: creates and drops the schema, runs CHECKPOINT
-	logger *slog.Logger
-	drop   func(ctx context.Context) error
+	*benchdb.DB
 }
 
 // openFresh creates the run's database, opens and migrates a store on it
 // and opens the plain connection.
-func openFresh(ctx context.Context, cfg config) (_ *database, err error) {
-	db := &database{driver: cfg.Driver, logger: cfg.Logger}
-	switch cfg.Driver {
-	case "sqlite":
-		dir, err := os.MkdirTemp(cfg.Dir, "canonid-bench-")
-		if err != nil {
-			return nil, err
-		}
-		db.name = filepath.Join(dir, "oidcflow.db")
-		db.dsn = db.name
-		db.drop = func(context.Context) error { return os.RemoveAll(dir) }
-	case "postgres":
-		pcfg, err := pgx.ParseConfig(cfg.DSN)
-		if err != nil {
-			// pgx's message can quote the DSN, password included.
-			return nil, errors.New("postgres: the dsn cannot be parsed (expected postgres://user:password@host:port/db?... or key=value pairs)")
-		}
-		db.admin = stdlib.OpenDB(*pcfg)
-		var suffix [6]byte
-		_, _ = rand.Read(suffix[:])
-		prefix := cfg.SchemaPrefix
-		if prefix == "" {
-			prefix = "canonid_bench_"
-		}
-		db.name = prefix + hex.EncodeToString(suffix[:])
-		if _, err := db.admin.ExecContext(ctx, "CREATE SCHEMA "+db.name); err != nil {
-			db.admin.Close()
-			return nil, fmt.Errorf("postgres at %s:%d/%s: create schema %s: %w", pcfg.Host, pcfg.Port, pcfg.Database, db.name, err)
-		}
-		db.dsn = withApplicationName(postgres.WithSearchPath(cfg.DSN, db.name))
-		db.drop = func(ctx context.Context) error {
-			_, err := db.admin.ExecContext(ctx, "DROP SCHEMA "+db.name+" CASCADE")
-			if err != nil {
-				err = fmt.Errorf("drop schema %s: %w", db.name, err)
-			}
-			return errors.Join(err, db.admin.Close())
-		}
-	default:
-		return nil, fmt.Errorf("driver: must be sqlite or postgres, got %q", cfg.Driver)
-	}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, db.drop(context.WithoutCancel(ctx)))
-		}
-	}()
-	switch cfg.Driver {
-	case "sqlite":
-		db.store, err = sqlite.Open(ctx, db.dsn, cfg.Logger)
-	case "postgres":
-		db.store, err = postgres.Open(ctx, db.dsn, cfg.Logger)
-	}
+func openFresh(ctx context.Context, cfg config) (*database, error) {
+	db, err := benchdb.OpenFresh(ctx, benchdb.Config{
+		Driver: cfg.Driver, DSN: cfg.DSN, Dir: cfg.Dir, SchemaPrefix: cfg.SchemaPrefix,
+		ApplicationName: applicationName, Raw: true, Logger: cfg.Logger,
+	}, "oidcflow")
 	if err != nil {
 		return nil, err
 	}
-	if _, err := db.store.Migrate(ctx); err != nil {
-		db.store.Close()
-		return nil, fmt.Errorf("migrate %s: %w", db.name, err)
-	}
-	if db.raw, err = benchenv.OpenRaw(ctx, cfg.Driver, db.dsn); err != nil {
-		db.store.Close()
-		return nil, fmt.Errorf("plain connection: %w", err)
-	}
-	drop := db.drop
-	db.drop = func(ctx context.Context) error { return errors.Join(db.raw.Close(), db.store.Close(), drop(ctx)) }
-	return db, nil
+	return &database{DB: db}, nil
 }
 
 // applicationName names the run's PostgreSQL sessions, so that
 // pg_stat_activity tells them from others on a shared server.
 const applicationName = "canonid_bench_oidcflow"
 
-// withApplicationName sets application_name in dsn: a query parameter of a
-// postgres:// URL, or a key=value pair appended to a key=value DSN.
-func withApplicationName(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		q := u.Query()
-		q.Set("application_name", applicationName)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return strings.TrimSpace(dsn) + " application_name=" + applicationName
-}
-
 // describe returns the database version and the settings that decide what
 // a commit costs.
 func (db *database) describe(ctx context.Context) (version, settings string, err error) {
-	return benchenv.Describe(ctx, db.raw, db.driver)
-}
-
-// settle lets the database finish the previous phase's background work
-// before a timed phase, best effort: a CHECKPOINT on PostgreSQL (it needs
-// the pg_checkpoint role or superuser), a WAL checkpoint on SQLite, so
-// that each phase starts with an empty WAL.
-func (db *database) settle(ctx context.Context) {
-	q, on := "PRAGMA wal_checkpoint(TRUNCATE)", db.raw
-	if db.admin != nil {
-		q, on = "CHECKPOINT", db.admin
-	}
-	if _, err := on.ExecContext(ctx, q); err != nil {
-		db.logger.DebugContext(ctx, "checkpoint before phase", "err", err)
-	}
+	return benchenv.Describe(ctx, db.Raw, db.Driver)
 }
 
 // counts is what the database holds of what the phases write, read on the
@@ -163,7 +64,7 @@ type counts struct {
 // count reads counts.
 func (db *database) count(ctx context.Context) (counts, error) {
 	c := counts{Events: map[string]int{}}
-	rows, err := db.raw.QueryContext(ctx, "SELECT type, count(*) FROM audit_events GROUP BY type")
+	rows, err := db.Raw.QueryContext(ctx, "SELECT type, count(*) FROM audit_events GROUP BY type")
 	if err != nil {
 		return c, err
 	}
@@ -193,7 +94,7 @@ func (db *database) count(ctx context.Context) (counts, error) {
 		{"SELECT count(*) FROM accounts WHERE status = 'active'", &c.Accounts},
 		{"SELECT count(*) FROM memberships", &c.Memberships},
 	} {
-		if err := db.raw.QueryRowContext(ctx, q.sql).Scan(q.dst); err != nil {
+		if err := db.Raw.QueryRowContext(ctx, q.sql).Scan(q.dst); err != nil {
 			return c, fmt.Errorf("%s: %w", q.sql, err)
 		}
 	}

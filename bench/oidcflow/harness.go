@@ -14,11 +14,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
+	"github.com/canonid/canonid/bench/internal/benchdb"
 	"github.com/canonid/canonid/bench/internal/benchenv"
+	"github.com/canonid/canonid/bench/internal/benchfmt"
+	"github.com/canonid/canonid/bench/internal/latency"
 	"github.com/canonid/canonid/oidc"
 )
 
@@ -65,15 +66,7 @@ type config struct {
 
 func (c config) validate() error {
 	var errs []error
-	switch c.Driver {
-	case "sqlite":
-	case "postgres":
-		if c.DSN == "" {
-			errs = append(errs, errors.New("dsn: must be set for postgres"))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("driver: must be sqlite or postgres, got %q", c.Driver))
-	}
+	errs = append(errs, benchdb.CheckDriver(c.Driver, c.DSN))
 	if c.Accounts <= 0 {
 		errs = append(errs, fmt.Errorf("accounts: must be positive, got %d", c.Accounts))
 	}
@@ -148,17 +141,8 @@ func parsePhases(s string) ([]string, error) {
 
 // report is everything a run measured, and on what.
 type report struct {
-	GoVersion    string `json:"go_version"`
-	GOOS         string `json:"goos"`
-	GOARCH       string `json:"goarch"`
-	GOMAXPROCS   int    `json:"gomaxprocs"`
-	NumCPU       int    `json:"num_cpu"`
-	CPU          string `json:"cpu"`
-	Driver       string `json:"driver"`
-	DriverModule string `json:"driver_module"`
-	DBVersion    string `json:"db_version"`
-	DBSettings   string `json:"db_settings"`
-	Machine      string `json:"machine"`
+	benchenv.Env
+	Machine string `json:"machine"`
 
 	Accounts       int     `json:"accounts"`
 	N              int     `json:"n,omitempty"`
@@ -253,35 +237,14 @@ type phaseResult struct {
 	HTTPP50 float64 `json:"x_ref_http_p50,omitempty"`
 }
 
-func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// summarize sorts lat (in place) and returns its statistics. A percentile
-// is the nearest-rank order statistic: the p-th permille of n sorted values
-// is the value of rank ceil(p·n/1000), so p50 of 2000 is the 1000th
-// smallest and p99 the 1980th. Nothing is interpolated.
+// summarize sorts lat (in place) and returns its statistics, nearest-rank
+// order statistics (latency.Summarize) without the p99.9.
 func summarize(lat []time.Duration) stats {
-	if len(lat) == 0 {
-		return stats{}
+	s := latency.Summarize(lat)
+	return stats{
+		Count: s.Count, P50: s.P50, P90: s.P90, P99: s.P99, Max: s.Max, Mean: s.Mean,
+		P50ms: s.P50ms, P90ms: s.P90ms, P99ms: s.P99ms, MaxMs: s.MaxMs, MeanMs: s.MeanMs,
 	}
-	slices.Sort(lat)
-	var total time.Duration
-	for _, d := range lat {
-		total += d
-	}
-	s := stats{
-		Count: len(lat),
-		P50:   permille(lat, 500), P90: permille(lat, 900), P99: permille(lat, 990),
-		Max: lat[len(lat)-1], Mean: total / time.Duration(len(lat)),
-	}
-	s.P50ms, s.P90ms, s.P99ms, s.MaxMs, s.MeanMs = millis(s.P50), millis(s.P90), millis(s.P99), millis(s.Max), millis(s.Mean)
-	return s
-}
-
-// permille returns the nearest-rank p-th permille (0 < p <= 1000) of
-// sorted, which must not be empty.
-func permille(sorted []time.Duration, p int) time.Duration {
-	rank := (p*len(sorted) + 999) / 1000 // ceil(p·n/1000), in integers
-	return sorted[max(rank, 1)-1]
 }
 
 // run creates a fresh database with cfg.Accounts accounts, starts the
@@ -297,10 +260,8 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	rep := &report{
-		GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), CPU: benchenv.CPUModel(),
-		Driver: cfg.Driver, DriverModule: benchenv.DriverModule(cfg.Driver),
-		Accounts: cfg.Accounts, Alg: cfg.Alg, Scopes: strings.Join(scopes, " "), LoadStart: loadAvg(),
+		Env:      benchenv.NewEnv(cfg.Driver),
+		Accounts: cfg.Accounts, Alg: cfg.Alg, Scopes: strings.Join(scopes, " "), LoadStart: benchenv.LoadAvg(),
 	}
 	if cfg.Duration > 0 {
 		rep.DurationSecs = cfg.Duration.Seconds()
@@ -311,18 +272,18 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() { err = errors.Join(err, db.drop(context.WithoutCancel(ctx))) }()
+	defer func() { err = errors.Join(err, db.Drop(context.WithoutCancel(ctx))) }()
 	if rep.DBVersion, rep.DBSettings, err = db.describe(ctx); err != nil {
 		return nil, fmt.Errorf("describe database: %w", err)
 	}
-	rep.Machine = rep.machine()
+	rep.Machine = rep.MachineLine()
 
 	start := time.Now()
 	ppl := people(cfg.Accounts)
-	if err := createPeople(ctx, db.store, ppl); err != nil {
+	if err := createPeople(ctx, db.Store, ppl); err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
-	st := &countingStore{Store: db.store}
+	st := &countingStore{Store: db.Store}
 	svc, err := startService(ctx, st, cfg.Alg, slices.Max(cfg.Levels), cfg.Logger)
 	if err != nil {
 		return nil, err
@@ -357,7 +318,7 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	if rep.Final, err = db.count(ctx); err != nil {
 		return rep, err
 	}
-	rep.LoadEnd = loadAvg()
+	rep.LoadEnd = benchenv.LoadAvg()
 	return rep, nil
 }
 
@@ -511,20 +472,21 @@ func (h *harness) measure(ctx context.Context, phase string, l int, do job, want
 	if err != nil {
 		return res, err
 	}
-	h.db.settle(ctx)
+	h.db.Checkpoint(ctx)
 	runtime.GC()
-	res.Load = loadAvg()
+	res.Load = benchenv.LoadAvg()
 	stop, err := startProfile(h.cfg.CPUProfile, phase, l)
 	if err != nil {
 		return res, err
 	}
 	var waits *waitSampler
 	if h.cfg.PGWaits {
-		waits = sampleWaits(ctx, h.db.admin, 50*time.Millisecond)
+		waits = sampleWaits(ctx, h.db.Admin, 50*time.Millisecond)
 	}
-	proc0, machine0, tx0 := processCPU(), machineCPU(), h.st.snapshot()
+	cpu0, tx0 := benchenv.ReadCPUTime(), h.st.snapshot()
 	o := drive(ctx, l, h.cfg.N, h.cfg.Duration, do, progress(h.cfg, fmt.Sprintf("level %d: %s", l, phase), h.cfg.N))
-	res.ProcessCPU, res.MachineCPU = processCPU()-proc0, machineCPU()-machine0
+	cpu := benchenv.ReadCPUTime().Sub(cpu0)
+	res.ProcessCPU, res.MachineCPU = cpu.Process, cpu.Machine
 	res.Tx = per(tx0, h.st.snapshot(), o.requests)
 	if err := stop(); err != nil {
 		return res, err
@@ -675,78 +637,5 @@ func startProfile(base, phase string, l int) (stop func() error, err error) {
 // that prints a line to cfg.Progress at most every cfg.ProgressEvery. n is
 // the total, 0 when unknown.
 func progress(cfg config, what string, n int) func(done int) {
-	if cfg.Progress == nil || cfg.ProgressEvery <= 0 {
-		return func(int) {}
-	}
-	start := time.Now()
-	var mu sync.Mutex
-	last := start
-	return func(done int) {
-		now := time.Now()
-		mu.Lock()
-		if now.Sub(last) < cfg.ProgressEvery {
-			mu.Unlock()
-			return
-		}
-		last = now
-		mu.Unlock()
-		of := ""
-		if n > 0 {
-			of = "/" + strconv.Itoa(n)
-		}
-		el := now.Sub(start)
-		fmt.Fprintf(cfg.Progress, "%s: %d%s in %s (%.0f/s), load %s\n", what, done, of, el.Round(time.Second), float64(done)/el.Seconds(), loadAvg())
-	}
-}
-
-// machine is the one-line description of where the figures were measured.
-func (r *report) machine() string {
-	return fmt.Sprintf("%s %s/%s, GOMAXPROCS=%d, %d CPUs (%s); %s via %s; %s",
-		r.GoVersion, r.GOOS, r.GOARCH, r.GOMAXPROCS, r.NumCPU, r.CPU, r.DBVersion, r.DriverModule, r.DBSettings)
-}
-
-// loadAvg returns the 1-, 5- and 15-minute load averages of
-// /proc/loadavg, space-separated (what uptime prints), or "" where there is
-// none.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	return strings.Join(f[:min(3, len(f))], " ")
-}
-
-// processCPU is the user and system CPU time the process has used so far.
-func processCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-// clockTicks is USER_HZ, the unit of /proc/stat: 100 on every Linux
-// architecture Go supports.
-const clockTicks = 100
-
-// machineCPU is the CPU time, in seconds, all processes of the machine have
-// used (user, nice, system, irq, softirq), from the first line of
-// /proc/stat; 0 where there is none.
-func machineCPU() float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0
-	}
-	var busy float64
-	for _, i := range []int{1, 2, 3, 6, 7} {
-		v, _ := strconv.ParseFloat(f[i], 64)
-		busy += v / clockTicks
-	}
-	return busy
+	return benchfmt.Progress(cfg.Progress, cfg.ProgressEvery, what, n)
 }

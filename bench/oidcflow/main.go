@@ -82,6 +82,9 @@ import (
 	"os/signal"
 	"strings"
 	"time"
+
+	"github.com/canonid/canonid/bench/internal/benchfmt"
+	"github.com/canonid/canonid/bench/internal/latency"
 )
 
 func main() {
@@ -161,7 +164,8 @@ func mainErr() error {
 // printText prints the report for a terminal, then as Markdown for
 // docs/benchmarks.md.
 func printText(w io.Writer, r *report) error {
-	ew := &errWriter{w: w}
+	ew := benchfmt.NewWriter(w)
+	ms, ratio := benchfmt.Ms, benchfmt.Ratio
 	fmt.Fprintf(ew, "machine: %s\n", r.Machine)
 	fmt.Fprintf(ew, "load average (1 5 15 min): %s at the start, %s at the end\n", r.LoadStart, orDash(r.LoadEnd))
 	size := fmt.Sprintf("%d requests", r.N)
@@ -188,7 +192,7 @@ func printText(w io.Writer, r *report) error {
 		for _, p := range l.Phases {
 			t := p.Tx
 			fmt.Fprintf(ew, "%5d  %-8s  %7.2f  %7.2f  %7.2f  %6.2f  %13.2f  %10.2f  %11.2f  %8.2f  %8.2f\n",
-				p.Level, p.Phase, t.Updates, t.Silent, t.Retries, t.Views, t.InUpdatesMs, t.InSilentMs, t.InViewsMs, millis(p.Mean), millis(p.P50))
+				p.Level, p.Phase, t.Updates, t.Silent, t.Retries, t.Views, t.InUpdatesMs, t.InSilentMs, t.InViewsMs, latency.Millis(p.Mean), latency.Millis(p.P50))
 		}
 	}
 	fmt.Fprintln(ew)
@@ -224,7 +228,7 @@ func printText(w io.Writer, r *report) error {
 				p.Level, p.Title, p.OK, p.Failed, p.Rate, ms(p.P50), ms(p.P99), rel, ratio(p.HTTPP50), p.Load)
 		}
 	}
-	return ew.err
+	return ew.Err()
 }
 
 func orDash(s string) string {
@@ -232,37 +236,4 @@ func orDash(s string) string {
 		return "–"
 	}
 	return s
-}
-
-// errWriter keeps the first write error, so that printText can report it
-// once.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	if err != nil {
-		e.err = fmt.Errorf("write report: %w", err)
-	}
-	return n, err
-}
-
-// ms formats a latency in milliseconds.
-func ms(d time.Duration) string {
-	return fmt.Sprintf("%.2f ms", millis(d))
-}
-
-func ratio(r float64) string {
-	if r == 0 {
-		return "–"
-	}
-	if r >= 10 {
-		return fmt.Sprintf("%.1f×", r)
-	}
-	return fmt.Sprintf("%.2f×", r)
 }

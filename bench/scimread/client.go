@@ -8,23 +8,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 
-	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/bench/internal/scimserver"
 	"github.com/canonid/canonid/scim"
-	"github.com/canonid/canonid/server"
 	"github.com/canonid/canonid/store"
 )
 
 // service is canonid's HTTP server with SCIM mounted, as cmd/canonid wires
-// it, on a loopback listener.
+// it, on a loopback listener (scimserver).
 type service struct {
-	http   *httptest.Server
-	base   string            // the absolute URL of /scim/v2
-	tokens map[string]string // bearer tokens by client name
-	client *http.Client
+	*scimserver.Server
 }
 
 // scimConfig is the SCIM configuration of the run: the defaults, but for
@@ -38,73 +33,22 @@ func scimConfig() scim.Config {
 
 // startService starts the server on st and creates, through the store, an
 // API token of role scim for each client (one event each).
-func startService(ctx context.Context, st store.Store, clients []string, logger *slog.Logger) (_ *service, err error) {
-	srv := server.New(server.DefaultConfig(), server.Deps{Logger: logger, Ready: st, Tokens: server.StoreTokens{Store: st}})
-	ts := httptest.NewUnstartedServer(srv.Handler())
-	s := &service{http: ts, base: "http://" + ts.Listener.Addr().String() + server.SCIMPrefix, tokens: map[string]string{}}
-	defer func() {
-		if err != nil {
-			ts.Close()
-		}
-	}()
-	cfg := scimConfig()
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("scim configuration: %w", err)
-	}
-	sc, err := scim.New(cfg, scim.Deps{
-		Store: st, Precedence: identity.DefaultPrecedence(), Logger: logger,
-		Caller: server.Caller, BaseURL: s.base,
-	})
+func startService(ctx context.Context, st store.Store, clients []string, logger *slog.Logger) (*service, error) {
+	s, err := scimserver.Start(ctx, st, scimConfig(), clients, benchActor, logger)
 	if err != nil {
 		return nil, err
 	}
-	sc.Mount(srv.SCIMGroup())
-	ts.Start()
-	s.client = &http.Client{Transport: &http.Transport{
-		MaxIdleConns: 64, MaxIdleConnsPerHost: 64, DisableCompression: true,
-	}}
-	for _, name := range clients {
-		tok, hash, err := server.GenerateAPIToken()
-		if err != nil {
-			return nil, err
-		}
-		err = st.Update(ctx, func(tx store.Tx) error {
-			if err := tx.APITokens().Create(ctx, &store.APIToken{Name: name, Role: store.RoleSCIM, Hash: hash}); err != nil {
-				return err
-			}
-			return tx.Record(ctx, store.Event{Type: "api_token.created", Actor: benchActor, Data: map[string]string{"name": name}})
-		})
-		if err != nil {
-			return nil, fmt.Errorf("token for %s: %w", name, err)
-		}
-		s.tokens[name] = tok
-	}
-	return s, nil
-}
-
-func (s *service) close() {
-	s.client.CloseIdleConnections()
-	s.http.Close()
+	return &service{s}, nil
 }
 
 // get sends GET base+path as client and reads the whole answer into buf.
 func (s *service) get(ctx context.Context, client, path string, buf *bytes.Buffer) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+path, nil)
+	req, err := s.NewRequest(ctx, client, http.MethodGet, path, nil)
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+s.tokens[client])
-	req.Header.Set("Accept", "application/scim+json")
-	res, err := s.client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	buf.Reset()
-	if _, err := buf.ReadFrom(res.Body); err != nil {
-		return res.StatusCode, err
-	}
-	return res.StatusCode, nil
+	status, _, err := s.Do(req, buf)
+	return status, err
 }
 
 // lookupPath is the SCIM request of a provisioning client that looks a

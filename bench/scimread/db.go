@@ -2,138 +2,38 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // the plain connections' driver, the one store/sqlite uses
-
+	"github.com/canonid/canonid/bench/internal/benchdb"
 	"github.com/canonid/canonid/bench/internal/benchenv"
-	"github.com/canonid/canonid/store"
-	"github.com/canonid/canonid/store/postgres"
-	"github.com/canonid/canonid/store/sqlite"
 	"github.com/canonid/canonid/store/sqlstore"
 )
 
-// database is the one fresh database of a run, migrated by canonid's own
-// Migrate, with a canonid store open on it: a file in a temporary directory
-// for SQLite, a schema canonid_bench_<random> for PostgreSQL. drop closes
-// the store and removes the database.
+// database is the one fresh database of a run (benchdb.OpenFresh),
+// migrated by canonid's own Migrate, with a canonid store open on it: a
+// file in a temporary directory for SQLite, a schema canonid_bench_<random>
+// for PostgreSQL. Drop closes the store and removes the database.
 type database struct {
-	driver string
-	name   string // file or schema, for messages
-	dsn    string // what the store and the plain connections open
-	store  store.Store
-	admin  *sql.DB // postgres: creates and drops the schema, runs CHECKPOINT
+	*benchdb.DB
 	logger *slog.Logger
-	drop   func(ctx context.Context) error
 }
 
 // openFresh creates the run's database and opens and migrates a store on it.
-func openFresh(ctx context.Context, cfg config) (_ *database, err error) {
-	db := &database{driver: cfg.Driver, logger: cfg.Logger}
-	switch cfg.Driver {
-	case "sqlite":
-		dir, err := os.MkdirTemp(cfg.Dir, "canonid-bench-")
-		if err != nil {
-			return nil, err
-		}
-		db.name = filepath.Join(dir, "scimread.db")
-		db.dsn = db.name
-		db.drop = func(context.Context) error { return os.RemoveAll(dir) }
-	case "postgres":
-		pcfg, err := pgx.ParseConfig(cfg.DSN)
-		if err != nil {
-			// pgx's message can quote the DSN, password included.
-			return nil, errors.New("postgres: the dsn cannot be parsed (expected postgres://user:password@host:port/db?... or key=value pairs)")
-		}
-		db.admin = stdlib.OpenDB(*pcfg)
-		var suffix [6]byte
-		_, _ = rand.Read(suffix[:])
-		prefix := cfg.SchemaPrefix
-		if prefix == "" {
-			prefix = "canonid_bench_"
-		}
-		db.name = prefix + hex.EncodeToString(suffix[:])
-		if _, err := db.admin.ExecContext(ctx, "CREATE SCHEMA "+db.name); err != nil {
-			db.admin.Close()
-			return nil, fmt.Errorf("postgres at %s:%d/%s: create schema %s: %w", pcfg.Host, pcfg.Port, pcfg.Database, db.name, err)
-		}
-		db.dsn = postgres.WithSearchPath(cfg.DSN, db.name)
-		db.drop = func(ctx context.Context) error {
-			_, err := db.admin.ExecContext(ctx, "DROP SCHEMA "+db.name+" CASCADE")
-			if err != nil {
-				err = fmt.Errorf("drop schema %s: %w", db.name, err)
-			}
-			return errors.Join(err, db.admin.Close())
-		}
-	default:
-		return nil, fmt.Errorf("driver: must be sqlite or postgres, got %q", cfg.Driver)
-	}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, db.drop(context.WithoutCancel(ctx)))
-		}
-	}()
-	switch cfg.Driver {
-	case "sqlite":
-		db.store, err = sqlite.Open(ctx, db.dsn, cfg.Logger)
-	case "postgres":
-		db.store, err = postgres.Open(ctx, db.dsn, cfg.Logger)
-	}
+func openFresh(ctx context.Context, cfg config) (*database, error) {
+	db, err := benchdb.OpenFresh(ctx, benchdb.Config{
+		Driver: cfg.Driver, DSN: cfg.DSN, Dir: cfg.Dir, SchemaPrefix: cfg.SchemaPrefix, Logger: cfg.Logger,
+	}, "scimread")
 	if err != nil {
 		return nil, err
 	}
-	if _, err := db.store.Migrate(ctx); err != nil {
-		db.store.Close()
-		return nil, fmt.Errorf("migrate %s: %w", db.name, err)
-	}
-	drop := db.drop
-	db.drop = func(ctx context.Context) error { return errors.Join(db.store.Close(), drop(ctx)) }
-	return db, nil
-}
-
-// openReader opens a plain database/sql handle of conns connections on the
-// database, with the settings of the store's readers: on SQLite
-// store/sqlite's read DSN (query-only, WAL, the same page cache per
-// connection), on PostgreSQL pgx through database/sql. The references run
-// on it.
-func (db *database) openReader(ctx context.Context, conns int) (*sql.DB, error) {
-	var raw *sql.DB
-	switch db.driver {
-	case "sqlite":
-		dsn, err := sqlite.DSN(db.dsn, true)
-		if err != nil {
-			return nil, err
-		}
-		if raw, err = sql.Open("sqlite", dsn); err != nil {
-			return nil, err
-		}
-	default:
-		var err error
-		if raw, err = benchenv.OpenRaw(ctx, db.driver, db.dsn); err != nil {
-			return nil, err
-		}
-	}
-	raw.SetMaxOpenConns(conns)
-	raw.SetMaxIdleConns(conns)
-	raw.SetConnMaxLifetime(0)
-	raw.SetConnMaxIdleTime(0)
-	if err := raw.PingContext(ctx); err != nil {
-		raw.Close()
-		return nil, err
-	}
-	return raw, nil
+	return &database{DB: db, logger: cfg.Logger}, nil
 }
 
 // describe returns the database version and the settings that decide what
@@ -141,24 +41,24 @@ func (db *database) openReader(ctx context.Context, conns int) (*sql.DB, error) 
 // synchronous and page cache of the store's readers; on PostgreSQL the
 // server's settings.
 func (db *database) describe(ctx context.Context) (version, settings string, err error) {
-	if db.driver == "postgres" {
-		return benchenv.Describe(ctx, db.admin, db.driver, "shared_buffers", "effective_cache_size", "work_mem", "jit", "fsync", "synchronous_commit")
+	if db.Driver == "postgres" {
+		return benchenv.Describe(ctx, db.Admin, db.Driver, "shared_buffers", "effective_cache_size", "work_mem", "jit", "fsync", "synchronous_commit")
 	}
-	raw, err := db.openReader(ctx, 1)
+	raw, err := benchenv.OpenReader(ctx, db.Driver, db.DSN, 1)
 	if err != nil {
 		return "", "", err
 	}
 	defer raw.Close()
-	return benchenv.Describe(ctx, raw, db.driver)
+	return benchenv.Describe(ctx, raw, db.Driver)
 }
 
 // size returns the bytes the database takes on disk: the file and its WAL
 // for SQLite, the schema's tables and indexes for PostgreSQL.
 func (db *database) size(ctx context.Context) (int64, error) {
-	if db.driver == "sqlite" {
+	if db.Driver == "sqlite" {
 		var total int64
 		for _, suffix := range []string{"", "-wal"} {
-			fi, err := os.Stat(db.name + suffix)
+			fi, err := os.Stat(db.Name + suffix)
 			if errors.Is(err, os.ErrNotExist) {
 				continue
 			}
@@ -170,9 +70,9 @@ func (db *database) size(ctx context.Context) (int64, error) {
 		return total, nil
 	}
 	var total int64
-	err := db.admin.QueryRowContext(ctx, `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
+	err := db.Admin.QueryRowContext(ctx, `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = $1 AND c.relkind = 'r'`, db.name).Scan(&total)
+		WHERE n.nspname = $1 AND c.relkind = 'r'`, db.Name).Scan(&total)
 	return total, err
 }
 
@@ -236,13 +136,13 @@ func (in insert) sql(rows int, numbered bool) string {
 func (db *database) populate(ctx context.Context, n, batch, perInsert int, tick func(int)) (err error) {
 	// One connection with the store writer's settings, then durability
 	// relaxed and, on SQLite, a large page cache: for setup only.
-	raw, err := benchenv.OpenRaw(ctx, db.driver, db.dsn)
+	raw, err := benchenv.OpenRaw(ctx, db.Driver, db.DSN)
 	if err != nil {
 		return fmt.Errorf("setup connection: %w", err)
 	}
 	defer raw.Close()
 	relax := []string{"SET synchronous_commit = off"}
-	if db.driver == "sqlite" {
+	if db.Driver == "sqlite" {
 		relax = []string{"PRAGMA synchronous = OFF", "PRAGMA cache_size = -524288"}
 	}
 	for _, q := range relax {
@@ -251,7 +151,7 @@ func (db *database) populate(ctx context.Context, n, batch, perInsert int, tick 
 		}
 	}
 
-	numbered := db.driver == "postgres"
+	numbered := db.Driver == "postgres"
 	ins := []insert{accountInsert, emailInsert, linkInsert}
 	full := make([]*sql.Stmt, len(ins))
 	for k, in := range ins {
@@ -268,7 +168,7 @@ func (db *database) populate(ctx context.Context, n, batch, perInsert int, tick 
 		}
 		tick(end)
 	}
-	if db.driver == "sqlite" {
+	if db.Driver == "sqlite" {
 		var busy, logPages, done int
 		if err := raw.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done); err != nil {
 			return fmt.Errorf("wal checkpoint: %w", err)
@@ -307,7 +207,7 @@ func (db *database) populateTx(ctx context.Context, raw *sql.DB, ins []insert, f
 			var stmt *sql.Stmt
 			if hi-lo == perInsert {
 				stmt = tx.StmtContext(ctx, full[k])
-			} else if stmt, err = tx.PrepareContext(ctx, in.sql(hi-lo, db.driver == "postgres")); err != nil {
+			} else if stmt, err = tx.PrepareContext(ctx, in.sql(hi-lo, db.Driver == "postgres")); err != nil {
 				return fmt.Errorf("prepare insert into %s: %w", in.table, err)
 			}
 			_, err := stmt.ExecContext(ctx, args[k]...)
@@ -322,7 +222,7 @@ func (db *database) populateTx(ctx context.Context, raw *sql.DB, ins []insert, f
 
 // time is a timestamp as the store binds it.
 func (db *database) time(t time.Time) any {
-	if db.driver == "sqlite" {
+	if db.Driver == "sqlite" {
 		return t.UTC().Format(sqlstore.SQLiteTimeLayout)
 	}
 	return t.UTC()
@@ -335,13 +235,13 @@ func (db *database) time(t time.Time) any {
 // effort: it needs the pg_checkpoint role or superuser). On SQLite
 // nothing: populate checkpointed the WAL, and canonid does not run ANALYZE.
 func (db *database) settle(ctx context.Context) error {
-	if db.admin == nil {
+	if db.Admin == nil {
 		return nil
 	}
-	if _, err := db.admin.ExecContext(ctx, "VACUUM ANALYZE "+db.name+".accounts, "+db.name+".emails, "+db.name+".links"); err != nil {
+	if _, err := db.Admin.ExecContext(ctx, "VACUUM ANALYZE "+db.Name+".accounts, "+db.Name+".emails, "+db.Name+".links"); err != nil {
 		return fmt.Errorf("vacuum analyze: %w", err)
 	}
-	if _, err := db.admin.ExecContext(ctx, "CHECKPOINT"); err != nil {
+	if _, err := db.Admin.ExecContext(ctx, "CHECKPOINT"); err != nil {
 		db.logger.DebugContext(ctx, "checkpoint before the timed phases", "err", err)
 	}
 	return nil

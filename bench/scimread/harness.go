@@ -8,17 +8,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/canonid/canonid/bench/internal/benchdb"
 	"github.com/canonid/canonid/bench/internal/benchenv"
+	"github.com/canonid/canonid/bench/internal/benchfmt"
+	"github.com/canonid/canonid/bench/internal/latency"
 )
 
 // benchActor is the actor of the events setup records.
@@ -111,15 +112,7 @@ type config struct {
 
 func (c config) validate() error {
 	var errs []error
-	switch c.Driver {
-	case "sqlite":
-	case "postgres":
-		if c.DSN == "" {
-			errs = append(errs, errors.New("dsn: must be set for postgres"))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("driver: must be sqlite or postgres, got %q", c.Driver))
-	}
+	errs = append(errs, benchdb.CheckDriver(c.Driver, c.DSN))
 	if c.N <= 0 {
 		errs = append(errs, fmt.Errorf("n: must be positive, got %d", c.N))
 	}
@@ -163,17 +156,8 @@ func (c config) walkers() []string {
 
 // report is everything a run measured, and on what.
 type report struct {
-	GoVersion    string `json:"go_version"`
-	GOOS         string `json:"goos"`
-	GOARCH       string `json:"goarch"`
-	GOMAXPROCS   int    `json:"gomaxprocs"`
-	NumCPU       int    `json:"num_cpu"`
-	CPU          string `json:"cpu"`
-	Driver       string `json:"driver"`
-	DriverModule string `json:"driver_module"`
-	DBVersion    string `json:"db_version"`
-	DBSettings   string `json:"db_settings"`
-	Machine      string `json:"machine"`
+	benchenv.Env
+	Machine string `json:"machine"`
 
 	N           int `json:"n"`
 	Lookups     int `json:"lookups"`
@@ -200,7 +184,7 @@ type phaseResult struct {
 	// Reference names the phase this one is compared with ("" for a
 	// reference).
 	Reference string `json:"reference,omitempty"`
-	stats
+	latency.Stats
 	// Wall is the phase's elapsed time; Rate its requests (lookups,
 	// pages) per second of it.
 	Wall        time.Duration `json:"-"`
@@ -232,56 +216,6 @@ type phaseResult struct {
 	CPUPerOp float64 `json:"process_cpu_ms_per_op"`
 }
 
-// stats summarises latencies with exact order statistics.
-type stats struct {
-	Count int           `json:"count"`
-	P50   time.Duration `json:"-"`
-	P90   time.Duration `json:"-"`
-	P99   time.Duration `json:"-"`
-	P999  time.Duration `json:"-"`
-	Max   time.Duration `json:"-"`
-	Mean  time.Duration `json:"-"`
-	// The same in milliseconds, for -json.
-	P50ms  float64 `json:"p50_ms"`
-	P90ms  float64 `json:"p90_ms"`
-	P99ms  float64 `json:"p99_ms"`
-	P999ms float64 `json:"p99_9_ms"`
-	MaxMs  float64 `json:"max_ms"`
-	MeanMs float64 `json:"mean_ms"`
-}
-
-func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// summarize sorts lat (in place) and returns its statistics. A percentile
-// is the nearest-rank order statistic: the p-th permille of n sorted values
-// is the value of rank ceil(p·n/1000), so p50 of 2000 is the 1000th
-// smallest, p99 the 1980th and p99.9 the 1998th. Nothing is interpolated.
-func summarize(lat []time.Duration) stats {
-	if len(lat) == 0 {
-		return stats{}
-	}
-	slices.Sort(lat)
-	var total time.Duration
-	for _, d := range lat {
-		total += d
-	}
-	s := stats{
-		Count: len(lat),
-		P50:   permille(lat, 500), P90: permille(lat, 900), P99: permille(lat, 990), P999: permille(lat, 999),
-		Max: lat[len(lat)-1], Mean: total / time.Duration(len(lat)),
-	}
-	s.P50ms, s.P90ms, s.P99ms, s.P999ms = millis(s.P50), millis(s.P90), millis(s.P99), millis(s.P999)
-	s.MaxMs, s.MeanMs = millis(s.Max), millis(s.Mean)
-	return s
-}
-
-// permille returns the nearest-rank p-th permille (0 < p <= 1000) of
-// sorted, which must not be empty.
-func permille(sorted []time.Duration, p int) time.Duration {
-	rank := (p*len(sorted) + 999) / 1000 // ceil(p·n/1000), in integers
-	return sorted[max(rank, 1)-1]
-}
-
 // run populates a fresh database with N accounts, starts canonid's server
 // on it, checks what a client sees, times the phases of cfg.Groups, checks
 // what they read, and drops the database.
@@ -299,21 +233,18 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 		cfg.perInsert = rowsPerInsert
 	}
 	rep := &report{
-		GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), CPU: benchenv.CPUModel(),
-		Driver: cfg.Driver, DriverModule: benchenv.DriverModule(cfg.Driver),
-		N: cfg.N, Lookups: cfg.Lookups, MissPercent: cfg.MissPercent, Pages: cfg.Pages, PageSize: cfg.PageSize,
-		Clients: cfg.Clients, RandomPages: cfg.RandomPages,
+		Env: benchenv.NewEnv(cfg.Driver), N: cfg.N, Lookups: cfg.Lookups, MissPercent: cfg.MissPercent,
+		Pages: cfg.Pages, PageSize: cfg.PageSize, Clients: cfg.Clients, RandomPages: cfg.RandomPages,
 	}
 	db, err := openFresh(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { err = errors.Join(err, db.drop(context.WithoutCancel(ctx))) }()
+	defer func() { err = errors.Join(err, db.Drop(context.WithoutCancel(ctx))) }()
 	if rep.DBVersion, rep.DBSettings, err = db.describe(ctx); err != nil {
 		return nil, fmt.Errorf("describe database: %w", err)
 	}
-	rep.Machine = rep.machine()
+	rep.Machine = rep.MachineLine()
 
 	// Setup, untimed by the phases.
 	start := time.Now()
@@ -322,18 +253,18 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	}
 	rep.Setup = time.Since(start)
 	clients := append([]string{benchClient, checkClient}, cfg.walkers()...)
-	svc, err := startService(ctx, db.store, clients, cfg.ServerLogger)
+	svc, err := startService(ctx, db.Store, clients, cfg.ServerLogger)
 	if err != nil {
 		return nil, err
 	}
-	defer svc.close()
+	defer svc.Close()
 	start = time.Now()
 	if err := db.settle(ctx); err != nil {
 		return nil, err
 	}
 	rep.Settle = time.Since(start)
 	rep.SetupSeconds, rep.SettleSeconds = rep.Setup.Seconds(), rep.Settle.Seconds()
-	raw, err := db.openReader(ctx, cfg.Clients)
+	raw, err := benchenv.OpenReader(ctx, db.Driver, db.DSN, cfg.Clients)
 	if err != nil {
 		return nil, fmt.Errorf("reference connection: %w", err)
 	}
@@ -347,7 +278,7 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	if err := checkService(ctx, svc, cfg); err != nil {
 		return nil, fmt.Errorf("before the phases: %w", err)
 	}
-	ref, err := prepareReference(ctx, raw, db.driver)
+	ref, err := prepareReference(ctx, raw, db.Driver)
 	if err != nil {
 		return nil, err
 	}
@@ -442,14 +373,14 @@ func timePhases(ctx context.Context, svc *service, ref *reference, cfg config, r
 			keys, refKeys := newDraws(1).lookups(cfg.Lookups, cfg.N, cfg.MissPercent), newDraws(2).lookups(cfg.Lookups, cfg.N, cfg.MissPercent)
 			scimRes, err = measure(cfg, "lookup", func(tick func(int)) (phaseResult, error) {
 				lat, hits, misses, err := timeLookups(ctx, svc, keys, cfg.N, tick)
-				return phaseResult{stats: summarize(lat), Hits: hits, Misses: misses}, err
+				return phaseResult{Stats: latency.Summarize(lat), Hits: hits, Misses: misses}, err
 			})
 			if err != nil {
 				return err
 			}
 			refRes, err = measure(cfg, "lookup-ref", func(tick func(int)) (phaseResult, error) {
 				lat, hits, misses, err := ref.lookups(ctx, refKeys, cfg.N, tick)
-				return phaseResult{stats: summarize(lat), Hits: hits, Misses: misses}, err
+				return phaseResult{Stats: latency.Summarize(lat), Hits: hits, Misses: misses}, err
 			})
 			scimRes.Title = `SCIM GET /Users?filter=userName eq "…"`
 			refRes.Title = "reference: SELECT … FROM accounts WHERE login = ?"
@@ -532,7 +463,7 @@ func timePhases(ctx context.Context, svc *service, ref *reference, cfg config, r
 func measure(cfg config, name string, phase func(tick func(int)) (phaseResult, error)) (phaseResult, error) {
 	runtime.GC()
 	load := benchenv.LoadAvg()
-	proc0, machine0 := processCPU(), machineCPU()
+	cpu0 := benchenv.ReadCPUTime()
 	start := time.Now()
 	res, err := phase(progress(cfg, name, 0))
 	wall := time.Since(start)
@@ -540,12 +471,13 @@ func measure(cfg config, name string, phase func(tick func(int)) (phaseResult, e
 		return phaseResult{}, fmt.Errorf("phase %s: %w", name, err)
 	}
 	res.Phase, res.Load = name, load
-	res.ProcessCPU, res.MachineCPU = processCPU()-proc0, machineCPU()-machine0
+	cpu := benchenv.ReadCPUTime().Sub(cpu0)
+	res.ProcessCPU, res.MachineCPU = cpu.Process, cpu.Machine
 	res.Wall, res.WallSeconds = wall, wall.Seconds()
 	res.Rate = float64(res.Count) / wall.Seconds()
 	res.CPUPerOp = res.ProcessCPU * 1000 / float64(res.Count)
 	for _, d := range res.FirstPages {
-		res.FirstPagesMs = append(res.FirstPagesMs, millis(d))
+		res.FirstPagesMs = append(res.FirstPagesMs, latency.Millis(d))
 	}
 	if res.P50 <= 0 || res.P99 <= 0 {
 		return phaseResult{}, fmt.Errorf("phase %s: p50 %v, p99 %v: the clock did not move", name, res.P50, res.P99)
@@ -643,7 +575,7 @@ func walkSCIM(ctx context.Context, svc *service, clients []string, starts []int,
 		all = append(all, lat[c]...)
 		w.ids = append(w.ids, ids[c]...)
 	}
-	w.result.stats = summarize(all)
+	w.result.Stats = latency.Summarize(all)
 	return w, nil
 }
 
@@ -679,60 +611,5 @@ func sameIDs(what string, got, want [][]string) error {
 // that prints a line to cfg.Progress at most every cfg.ProgressEvery. n is
 // the total, 0 when unknown.
 func progress(cfg config, what string, n int) func(done int) {
-	if cfg.Progress == nil || cfg.ProgressEvery <= 0 {
-		return func(int) {}
-	}
-	start := time.Now()
-	last := start
-	return func(done int) {
-		if now := time.Now(); now.Sub(last) >= cfg.ProgressEvery {
-			last = now
-			el := now.Sub(start)
-			of := ""
-			if n > 0 {
-				of = "/" + strconv.Itoa(n)
-			}
-			fmt.Fprintf(cfg.Progress, "%s: %d%s in %s (%.0f/s), load %s\n", what, done, of, el.Round(time.Second), float64(done)/el.Seconds(), benchenv.LoadAvg())
-		}
-	}
-}
-
-// machine is the one-line description of where the figures were measured.
-func (r *report) machine() string {
-	return fmt.Sprintf("%s %s/%s, GOMAXPROCS=%d, %d CPUs (%s); %s via %s; %s",
-		r.GoVersion, r.GOOS, r.GOARCH, r.GOMAXPROCS, r.NumCPU, r.CPU, r.DBVersion, r.DriverModule, r.DBSettings)
-}
-
-// processCPU is the user and system CPU time the process has used so far.
-func processCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-// clockTicks is USER_HZ, the unit of /proc/stat: 100 on every Linux
-// architecture Go supports.
-const clockTicks = 100
-
-// machineCPU is the CPU time, in seconds, all processes of the machine have
-// used (user, nice, system, irq, softirq), from the first line of
-// /proc/stat; 0 where there is none.
-func machineCPU() float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0
-	}
-	var busy float64
-	for _, i := range []int{1, 2, 3, 6, 7} {
-		v, _ := strconv.ParseFloat(f[i], 64)
-		busy += v / clockTicks
-	}
-	return busy
+	return benchfmt.Progress(cfg.Progress, cfg.ProgressEvery, what, n)
 }

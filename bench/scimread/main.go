@@ -65,6 +65,8 @@ import (
 	"os/signal"
 	"strings"
 	"time"
+
+	"github.com/canonid/canonid/bench/internal/benchfmt"
 )
 
 func main() {
@@ -143,7 +145,8 @@ func mainErr() error {
 // printText prints the report for a terminal, then as Markdown for
 // docs/benchmarks.md.
 func printText(w io.Writer, r *report) error {
-	ew := &errWriter{w: w}
+	ew := benchfmt.NewWriter(w)
+	ms, ratio := benchfmt.Ms, benchfmt.Ratio
 	fmt.Fprintf(ew, "machine: %s\n", r.Machine)
 	fmt.Fprintf(ew, "setup: %d accounts (each with 1 verified primary e-mail and 1 link %s/<externalId>) in %.1f s, then %.1f s settling; database %.0f MB\n",
 		r.Rows.Accounts, benchSource, r.SetupSeconds, r.SettleSeconds, float64(r.DBBytes)/1e6)
@@ -184,30 +187,7 @@ func printText(w io.Writer, r *report) error {
 		fmt.Fprintf(ew, "| %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", p.Title, p.Count,
 			ms(p.P50), ms(p.P99), ms(p.P999), ms(p.Max), rate(p.Rate), rel, p.Load)
 	}
-	return ew.err
-}
-
-// errWriter keeps the first write error, so that printText can report it
-// once.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	if err != nil {
-		e.err = fmt.Errorf("write report: %w", err)
-	}
-	return n, err
-}
-
-// ms formats a latency in milliseconds.
-func ms(d time.Duration) string {
-	return fmt.Sprintf("%.2f ms", millis(d))
+	return ew.Err()
 }
 
 // rate formats a rate per second: whole numbers, but two significant
@@ -217,14 +197,4 @@ func rate(r float64) string {
 		return fmt.Sprintf("%.2g", r)
 	}
 	return fmt.Sprintf("%.0f", r)
-}
-
-func ratio(r float64) string {
-	if r == 0 {
-		return "–"
-	}
-	if r >= 10 {
-		return fmt.Sprintf("%.1f×", r)
-	}
-	return fmt.Sprintf("%.2f×", r)
 }

@@ -3,21 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"os"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-
+	"github.com/canonid/canonid/bench/internal/benchtest"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
-	"github.com/canonid/canonid/store/storetest"
 )
 
 // The harness tests run the whole harness small and check, through the
@@ -25,55 +17,12 @@ import (
 // report is complete and consistent. They time nothing.
 
 func TestRunSQLite(t *testing.T) {
-	dir := t.TempDir()
-	testRun(t, config{Driver: "sqlite", Dir: dir})
-	left, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(left) > 0 {
-		t.Errorf("the run left %d entries in its directory, first %s", len(left), left[0].Name())
-	}
+	testRun(t, config{Driver: "sqlite", Dir: benchtest.SQLiteDir(t)})
 }
 
 func TestRunPostgres(t *testing.T) {
-	dsn := storetest.PostgresBase(t)
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatalf("CANONID_TEST_POSTGRES cannot be parsed: %v", err)
-	}
-	admin := stdlib.OpenDB(*cfg)
-	defer admin.Close()
-	// A prefix of this run's own, so that schemas other runs create at the
-	// same time (other test packages, a benchmark) do not count.
-	var suffix [4]byte
-	_, _ = rand.Read(suffix[:])
-	prefix := "canonid_bench_t" + hex.EncodeToString(suffix[:]) + "_"
+	dsn, prefix := benchtest.Postgres(t)
 	testRun(t, config{Driver: "postgres", DSN: dsn, SchemaPrefix: prefix})
-	for _, s := range benchSchemas(t, admin, prefix) {
-		t.Errorf("the run left schema %s behind", s)
-	}
-}
-
-func benchSchemas(t *testing.T, db *sql.DB, prefix string) []string {
-	t.Helper()
-	rows, err := db.Query(`SELECT nspname FROM pg_namespace WHERE left(nspname, length($1)) = $1`, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // testRun runs every phase on n = 300 accounts, with setup transactions and
@@ -89,7 +38,7 @@ func testRun(t *testing.T, cfg config) {
 	cfg.inspect = func(ctx context.Context, db *database) error {
 		inspected = true
 		var snap identity.Snapshot
-		err := db.store.View(ctx, func(tx store.Tx) error {
+		err := db.Store.View(ctx, func(tx store.Tx) error {
 			var err error
 			snap, err = tx.Snapshot(ctx)
 			return err
@@ -97,7 +46,7 @@ func testRun(t *testing.T, cfg config) {
 		if err != nil {
 			return err
 		}
-		head, err := db.store.Outbox().Head(ctx)
+		head, err := db.Store.Outbox().Head(ctx)
 		if err != nil {
 			return err
 		}
@@ -248,35 +197,6 @@ func TestGenerate(t *testing.T) {
 	for _, s := range newDraws(4).startIndexes(1000, n, 100) {
 		if s < 1 || s+100-1 > n {
 			t.Fatalf("startIndex %d: the page of 100 is not within 1..%d", s, n)
-		}
-	}
-}
-
-func TestPermille(t *testing.T) {
-	ms := func(n int) []time.Duration {
-		out := make([]time.Duration, n)
-		for i := range out {
-			out[i] = time.Duration(i+1) * time.Millisecond
-		}
-		return out
-	}
-	tests := []struct {
-		n, p int
-		want time.Duration
-	}{
-		{1, 500, 1 * time.Millisecond},
-		{1, 999, 1 * time.Millisecond},
-		{3, 500, 2 * time.Millisecond},
-		{100, 990, 99 * time.Millisecond},
-		{100, 999, 100 * time.Millisecond},
-		{2000, 500, 1000 * time.Millisecond},
-		{2000, 990, 1980 * time.Millisecond},
-		{2000, 999, 1998 * time.Millisecond},
-		{2000, 1000, 2000 * time.Millisecond},
-	}
-	for _, tc := range tests {
-		if got := permille(ms(tc.n), tc.p); got != tc.want {
-			t.Errorf("permille %d of 1..%d ms: got %v, want %v", tc.p, tc.n, got, tc.want)
 		}
 	}
 }

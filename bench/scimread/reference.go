@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/canonid/canonid/bench/internal/latency"
 )
 
 // accountCols are the columns the store reads of an account
@@ -171,7 +173,7 @@ func (r *reference) walk(ctx context.Context, conns int, starts []int, cfg confi
 		all = append(all, lat[c]...)
 		w.ids = append(w.ids, ids[c]...)
 	}
-	w.result.stats = summarize(all)
+	w.result.Stats = latency.Summarize(all)
 	return w, nil
 }
 

@@ -3,16 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"time"
 
+	"github.com/canonid/canonid/bench/internal/scimserver"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/ingest"
 	"github.com/canonid/canonid/scim"
-	"github.com/canonid/canonid/server"
 	"github.com/canonid/canonid/store"
 )
 
@@ -20,12 +17,9 @@ import (
 const benchActor = "bench"
 
 // service is canonid's HTTP server with SCIM mounted, as cmd/canonid wires
-// it, on a loopback listener.
+// it, on a loopback listener (scimserver).
 type service struct {
-	http   *httptest.Server
-	base   string            // the absolute URL of /scim/v2
-	tokens map[string]string // bearer tokens by client name
-	client *http.Client
+	*scimserver.Server
 }
 
 // scimConfig is the SCIM configuration of the run: each client set up as
@@ -49,73 +43,21 @@ func scimConfig(clients []string) scim.Config {
 
 // startService starts the server on st and creates, through the store, an
 // API token of role scim for each client (one event each).
-func startService(ctx context.Context, st store.Store, clients []string, logger *slog.Logger) (_ *service, err error) {
-	srv := server.New(server.DefaultConfig(), server.Deps{Logger: logger, Ready: st, Tokens: server.StoreTokens{Store: st}})
-	ts := httptest.NewUnstartedServer(srv.Handler())
-	s := &service{http: ts, base: "http://" + ts.Listener.Addr().String() + server.SCIMPrefix, tokens: map[string]string{}}
-	defer func() {
-		if err != nil {
-			ts.Close()
-		}
-	}()
-	cfg := scimConfig(clients)
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("scim configuration: %w", err)
-	}
-	sc, err := scim.New(cfg, scim.Deps{
-		Store: st, Precedence: identity.DefaultPrecedence(), Logger: logger,
-		Caller: server.Caller, BaseURL: s.base,
-	})
+func startService(ctx context.Context, st store.Store, clients []string, logger *slog.Logger) (*service, error) {
+	s, err := scimserver.Start(ctx, st, scimConfig(clients), clients, benchActor, logger)
 	if err != nil {
 		return nil, err
 	}
-	sc.Mount(srv.SCIMGroup())
-	ts.Start()
-	s.client = &http.Client{Transport: &http.Transport{
-		MaxIdleConns: 64, MaxIdleConnsPerHost: 64, DisableCompression: true,
-	}}
-	for _, name := range clients {
-		tok, hash, err := server.GenerateAPIToken()
-		if err != nil {
-			return nil, err
-		}
-		err = st.Update(ctx, func(tx store.Tx) error {
-			if err := tx.APITokens().Create(ctx, &store.APIToken{Name: name, Role: store.RoleSCIM, Hash: hash}); err != nil {
-				return err
-			}
-			return tx.Record(ctx, store.Event{Type: "api_token.created", Actor: benchActor, Data: map[string]string{"name": name}})
-		})
-		if err != nil {
-			return nil, fmt.Errorf("token for %s: %w", name, err)
-		}
-		s.tokens[name] = tok
-	}
-	return s, nil
-}
-
-func (s *service) close() {
-	s.client.CloseIdleConnections()
-	s.http.Close()
+	return &service{s}, nil
 }
 
 // send sends method base+path with body as client, reads the whole answer
 // into buf, and returns its status and the time from sending the request
 // to having read the answer.
 func (s *service) send(ctx context.Context, client, method, path string, body []byte, buf *bytes.Buffer) (int, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, method, s.base+path, bytes.NewReader(body))
+	req, err := s.NewRequest(ctx, client, method, path, body)
 	if err != nil {
 		return 0, 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+s.tokens[client])
-	req.Header.Set("Content-Type", "application/scim+json")
-	req.Header.Set("Accept", "application/scim+json")
-	start := time.Now()
-	res, err := s.client.Do(req)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer res.Body.Close()
-	buf.Reset()
-	_, err = buf.ReadFrom(res.Body)
-	return res.StatusCode, time.Since(start), err
+	return s.Do(req, buf)
 }

@@ -11,7 +11,6 @@ import (
 	"maps"
 	"math"
 	"net/http"
-	"os"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -19,10 +18,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/canonid/canonid/bench/internal/benchdb"
 	"github.com/canonid/canonid/bench/internal/benchenv"
+	"github.com/canonid/canonid/bench/internal/benchfmt"
+	"github.com/canonid/canonid/bench/internal/latency"
 	"github.com/canonid/canonid/identity"
 )
 
@@ -62,15 +63,7 @@ type config struct {
 
 func (c config) validate() error {
 	var errs []error
-	switch c.Driver {
-	case "sqlite":
-	case "postgres":
-		if c.DSN == "" {
-			errs = append(errs, errors.New("dsn: must be set for postgres"))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("driver: must be sqlite or postgres, got %q", c.Driver))
-	}
+	errs = append(errs, benchdb.CheckDriver(c.Driver, c.DSN))
 	if c.Clients <= 0 || c.Clients > 64 {
 		errs = append(errs, fmt.Errorf("clients: must be between 1 and 64, got %d", c.Clients))
 	}
@@ -94,17 +87,8 @@ func (c config) clientNames() []string {
 
 // report is everything a run measured, and on what.
 type report struct {
-	GoVersion    string `json:"go_version"`
-	GOOS         string `json:"goos"`
-	GOARCH       string `json:"goarch"`
-	GOMAXPROCS   int    `json:"gomaxprocs"`
-	NumCPU       int    `json:"num_cpu"`
-	CPU          string `json:"cpu"`
-	Driver       string `json:"driver"`
-	DriverModule string `json:"driver_module"`
-	DBVersion    string `json:"db_version"`
-	DBSettings   string `json:"db_settings"`
-	Machine      string `json:"machine"`
+	benchenv.Env
+	Machine string `json:"machine"`
 
 	Clients         int           `json:"clients"`
 	Duration        time.Duration `json:"-"`
@@ -127,7 +111,7 @@ type phaseResult struct {
 	// Reference names the phase this one is compared with ("" for a
 	// reference).
 	Reference string `json:"reference,omitempty"`
-	stats
+	latency.Stats
 	// Wall is the phase's running time, its turns added up; Rate its
 	// operations per second of it.
 	Wall        time.Duration `json:"-"`
@@ -168,56 +152,6 @@ func (p phaseResult) eventsPerOp() float64 {
 	return float64(n) / float64(max(p.Count, 1))
 }
 
-// stats summarises latencies with exact order statistics.
-type stats struct {
-	Count int           `json:"count"`
-	P50   time.Duration `json:"-"`
-	P90   time.Duration `json:"-"`
-	P99   time.Duration `json:"-"`
-	P999  time.Duration `json:"-"`
-	Max   time.Duration `json:"-"`
-	Mean  time.Duration `json:"-"`
-	// The same in milliseconds, for -json.
-	P50ms  float64 `json:"p50_ms"`
-	P90ms  float64 `json:"p90_ms"`
-	P99ms  float64 `json:"p99_ms"`
-	P999ms float64 `json:"p99_9_ms"`
-	MaxMs  float64 `json:"max_ms"`
-	MeanMs float64 `json:"mean_ms"`
-}
-
-func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// summarize sorts lat (in place) and returns its statistics. A percentile
-// is the nearest-rank order statistic: the p-th permille of n sorted values
-// is the value of rank ceil(p·n/1000), so p50 of 2000 is the 1000th
-// smallest and p99 the 1980th. Nothing is interpolated.
-func summarize(lat []time.Duration) stats {
-	if len(lat) == 0 {
-		return stats{}
-	}
-	slices.Sort(lat)
-	var total time.Duration
-	for _, d := range lat {
-		total += d
-	}
-	s := stats{
-		Count: len(lat),
-		P50:   permille(lat, 500), P90: permille(lat, 900), P99: permille(lat, 990), P999: permille(lat, 999),
-		Max: lat[len(lat)-1], Mean: total / time.Duration(len(lat)),
-	}
-	s.P50ms, s.P90ms, s.P99ms, s.P999ms = millis(s.P50), millis(s.P90), millis(s.P99), millis(s.P999)
-	s.MaxMs, s.MeanMs = millis(s.Max), millis(s.Mean)
-	return s
-}
-
-// permille returns the nearest-rank p-th permille (0 < p <= 1000) of
-// sorted, which must not be empty.
-func permille(sorted []time.Duration, p int) time.Duration {
-	rank := (p*len(sorted) + 999) / 1000 // ceil(p·n/1000), in integers
-	return sorted[max(rank, 1)-1]
-}
-
 // user is one account a client provisioned, and what the run did to it.
 type user struct {
 	id   string
@@ -253,9 +187,7 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 		cfg.ServerLogger = slog.New(slog.DiscardHandler)
 	}
 	rep := &report{
-		GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), CPU: benchenv.CPUModel(),
-		Driver: cfg.Driver, DriverModule: benchenv.DriverModule(cfg.Driver),
+		Env:     benchenv.NewEnv(cfg.Driver),
 		Clients: cfg.Clients, Duration: cfg.Duration, DurationSeconds: cfg.Duration.Seconds(), N: cfg.N,
 		Slice: cfg.Slice, SliceSeconds: cfg.Slice.Seconds(),
 		LoadStart: benchenv.LoadAvg(),
@@ -264,17 +196,17 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() { err = errors.Join(err, db.drop(context.WithoutCancel(ctx))) }()
+	defer func() { err = errors.Join(err, db.Drop(context.WithoutCancel(ctx))) }()
 	if rep.DBVersion, rep.DBSettings, err = db.describe(ctx); err != nil {
 		return nil, fmt.Errorf("describe database: %w", err)
 	}
-	rep.Machine = rep.machine()
+	rep.Machine = rep.MachineLine()
 	h := &harness{cfg: cfg, db: db, clients: cfg.clientNames(),
 		scimUsers: make([][]*user, cfg.Clients), refUsers: make([][]*user, cfg.Clients)}
-	if h.svc, err = startService(ctx, db.store, h.clients, cfg.ServerLogger); err != nil {
+	if h.svc, err = startService(ctx, db.Store, h.clients, cfg.ServerLogger); err != nil {
 		return nil, err
 	}
-	defer h.svc.close()
+	defer h.svc.Close()
 
 	if cfg.CPUProfile != nil {
 		if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
@@ -390,7 +322,7 @@ type side struct {
 // each one's latencies, running time, rate, the load average at its first
 // turn, the CPU time it took and the events it recorded.
 func (h *harness) measurePair(ctx context.Context, sp phaseSpec) (phaseResult, phaseResult, error) {
-	h.db.checkpoint(ctx)
+	h.db.Checkpoint(ctx)
 	sides := [2]*side{{name: sp.name, op: sp.scim}, {name: sp.name + "-ref", op: sp.ref}}
 	for _, s := range sides {
 		s.tick = progress(h.cfg, s.name)
@@ -412,7 +344,7 @@ func (h *harness) measurePair(ctx context.Context, sp phaseSpec) (phaseResult, p
 		if len(s.lat) == 0 {
 			return phaseResult{}, phaseResult{}, fmt.Errorf("phase %s: no operation done", s.name)
 		}
-		r.stats = summarize(s.lat)
+		r.Stats = latency.Summarize(s.lat)
 		r.WallSeconds = r.Wall.Seconds()
 		r.Rate = float64(r.Count) / r.Wall.Seconds()
 		r.CPUPerOp = r.ProcessCPU * 1000 / float64(r.Count)
@@ -441,7 +373,7 @@ func (h *harness) turn(ctx context.Context, s *side) error {
 	if cfg.N > 0 {
 		ops = int64(cfg.N - len(s.lat))
 	}
-	head0, err := h.db.store.Outbox().Head(ctx)
+	head0, err := h.db.Store.Outbox().Head(ctx)
 	if err != nil {
 		return err
 	}
@@ -449,7 +381,7 @@ func (h *harness) turn(ctx context.Context, s *side) error {
 	if r.Load == "" {
 		r.Load = benchenv.LoadAvg()
 	}
-	proc0, machine0 := processCPU(), machineCPU()
+	cpu0 := benchenv.ReadCPUTime()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
@@ -509,8 +441,9 @@ func (h *harness) turn(ctx context.Context, s *side) error {
 	wg.Wait()
 	r.Wall += time.Since(start)
 	r.Turns++
-	r.ProcessCPU += processCPU() - proc0
-	r.MachineCPU += machineCPU() - machine0
+	cpu := benchenv.ReadCPUTime().Sub(cpu0)
+	r.ProcessCPU += cpu.Process
+	r.MachineCPU += cpu.Machine
 	if firstErr != nil {
 		return firstErr
 	}
@@ -542,7 +475,7 @@ func (h *harness) turn(ctx context.Context, s *side) error {
 func (h *harness) events(ctx context.Context, seq int64) (map[string]int, error) {
 	out := map[string]int{}
 	for {
-		evs, err := h.db.store.Outbox().After(ctx, seq, 1000)
+		evs, err := h.db.Store.Outbox().After(ctx, seq, 1000)
 		if err != nil {
 			return nil, err
 		}
@@ -640,7 +573,7 @@ func (h *harness) scimCreate(ctx context.Context, w, _ int) (time.Duration, bool
 func (h *harness) refCreate(ctx context.Context, w, _ int) (time.Duration, bool, int, error) {
 	p := generate(int(h.nextRef.Add(1)-1), true)
 	start := time.Now()
-	id, err := refCreate(ctx, h.db.store, "scim:"+h.clients[w], p)
+	id, err := refCreate(ctx, h.db.Store, "scim:"+h.clients[w], p)
 	d := time.Since(start)
 	if err != nil {
 		return 0, false, 0, err
@@ -677,7 +610,7 @@ func (h *harness) refPatch(ctx context.Context, w, k int) (time.Duration, bool, 
 	u := us[k%len(us)]
 	q := u.p.patched(u.p.round + 1)
 	start := time.Now()
-	err := refPatch(ctx, h.db.store, "scim:"+h.clients[w], u.id, u.p, q)
+	err := refPatch(ctx, h.db.Store, "scim:"+h.clients[w], u.id, u.p, q)
 	d := time.Since(start)
 	if err != nil {
 		return 0, false, 0, err
@@ -712,7 +645,7 @@ func (h *harness) refDeactivate(ctx context.Context, w, k int) (time.Duration, b
 	}
 	u := us[k]
 	start := time.Now()
-	err := refDeactivate(ctx, h.db.store, "scim:"+h.clients[w], u.id, u.p)
+	err := refDeactivate(ctx, h.db.Store, "scim:"+h.clients[w], u.id, u.p)
 	d := time.Since(start)
 	if err != nil {
 		return 0, false, 0, err
@@ -724,27 +657,7 @@ func (h *harness) refDeactivate(ctx context.Context, w, k int) (time.Duration, b
 // progress returns a function, called with the number of operations done,
 // that prints a line to cfg.Progress at most every cfg.ProgressEvery.
 func progress(cfg config, what string) func(done int) {
-	if cfg.Progress == nil || cfg.ProgressEvery <= 0 {
-		return func(int) {}
-	}
-	var mu sync.Mutex
-	start := time.Now()
-	last := start
-	return func(done int) {
-		mu.Lock()
-		defer mu.Unlock()
-		if now := time.Now(); now.Sub(last) >= cfg.ProgressEvery {
-			last = now
-			el := now.Sub(start)
-			fmt.Fprintf(cfg.Progress, "%s: %d in %s (%.0f/s), load %s\n", what, done, el.Round(time.Second), float64(done)/el.Seconds(), benchenv.LoadAvg())
-		}
-	}
-}
-
-// machine is the one-line description of where the figures were measured.
-func (r *report) machine() string {
-	return fmt.Sprintf("%s %s/%s, GOMAXPROCS=%d, %d CPUs (%s); %s via %s; %s",
-		r.GoVersion, r.GOOS, r.GOARCH, r.GOMAXPROCS, r.NumCPU, r.CPU, r.DBVersion, r.DriverModule, r.DBSettings)
+	return benchfmt.Progress(cfg.Progress, cfg.ProgressEvery, what, 0)
 }
 
 // eventSummary lists a phase's events per operation, by type.
@@ -754,35 +667,4 @@ func (p phaseResult) eventSummary() string {
 		parts = append(parts, fmt.Sprintf("%s %.2f", t, float64(p.Events[t])/float64(max(p.Count, 1))))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// processCPU is the user and system CPU time the process has used so far.
-func processCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-// machineCPU is the CPU time, in seconds, all processes of the machine have
-// used (user, nice, system, irq, softirq), from the first line of
-// /proc/stat (in USER_HZ, 100 on every Linux architecture Go supports); 0
-// where there is none.
-func machineCPU() float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0
-	}
-	var busy float64
-	for _, i := range []int{1, 2, 3, 6, 7} {
-		v, _ := strconv.ParseFloat(f[i], 64)
-		busy += v / 100
-	}
-	return busy
 }

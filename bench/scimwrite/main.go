@@ -95,6 +95,8 @@ import (
 	"os"
 	"os/signal"
 	"time"
+
+	"github.com/canonid/canonid/bench/internal/benchfmt"
 )
 
 func main() {
@@ -162,7 +164,8 @@ func mainErr() error {
 // printText prints the report for a terminal, then as Markdown for
 // docs/benchmarks.md.
 func printText(w io.Writer, r *report) error {
-	ew := &errWriter{w: w}
+	ew := benchfmt.NewWriter(w)
+	ms, ratio := benchfmt.Ms, benchfmt.Ratio
 	bound := fmt.Sprintf("%v", r.Duration)
 	if r.N > 0 {
 		bound += fmt.Sprintf(" or %d operations", r.N)
@@ -207,38 +210,5 @@ func printText(w io.Writer, r *report) error {
 		fmt.Fprintf(ew, "| %s | %d | %d | %s | %s | %s | %s | %.0f | %s | %.2f | %s |\n", p.Title, r.Clients, p.Count,
 			ms(p.P50), ms(p.P90), ms(p.P99), ms(p.Max), p.Rate, rel, p.eventsPerOp(), p.Load)
 	}
-	return ew.err
-}
-
-// errWriter keeps the first write error, so that printText can report it
-// once.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	if err != nil {
-		e.err = fmt.Errorf("write report: %w", err)
-	}
-	return n, err
-}
-
-// ms formats a latency in milliseconds.
-func ms(d time.Duration) string {
-	return fmt.Sprintf("%.2f ms", millis(d))
-}
-
-func ratio(r float64) string {
-	if r == 0 {
-		return "–"
-	}
-	if r >= 10 {
-		return fmt.Sprintf("%.1f×", r)
-	}
-	return fmt.Sprintf("%.2f×", r)
+	return ew.Err()
 }

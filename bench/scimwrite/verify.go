@@ -20,7 +20,7 @@ const maxProblems = 20
 // holds. It returns the number of accounts.
 func (h *harness) verify(ctx context.Context) (int, error) {
 	var snap identity.Snapshot
-	err := h.db.store.View(ctx, func(tx store.Tx) error {
+	err := h.db.Store.View(ctx, func(tx store.Tx) error {
 		var err error
 		snap, err = tx.Snapshot(ctx)
 		return err

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/canonid/canonid/bench/internal/benchenv"
 	"io"
 	"log/slog"
 	"runtime"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/canonid/canonid/bench/internal/benchdb"
+	"github.com/canonid/canonid/bench/internal/benchenv"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/store/sqlstore"
@@ -102,15 +103,7 @@ type config struct {
 
 func (c config) validate() error {
 	var errs []error
-	switch c.Driver {
-	case "sqlite":
-	case "postgres":
-		if c.DSN == "" {
-			errs = append(errs, errors.New("dsn: must be set for postgres"))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("driver: must be sqlite or postgres, got %q", c.Driver))
-	}
+	errs = append(errs, benchdb.CheckDriver(c.Driver, c.DSN))
 	if c.N <= 0 {
 		errs = append(errs, fmt.Errorf("n: must be positive, got %d", c.N))
 	}
@@ -125,18 +118,9 @@ func (c config) validate() error {
 
 // report is everything a run measured, and on what.
 type report struct {
-	GoVersion    string        `json:"go_version"`
-	GOOS         string        `json:"goos"`
-	GOARCH       string        `json:"goarch"`
-	GOMAXPROCS   int           `json:"gomaxprocs"`
-	NumCPU       int           `json:"num_cpu"`
-	CPU          string        `json:"cpu"`
-	Driver       string        `json:"driver"`
-	DriverModule string        `json:"driver_module"`
-	DBVersion    string        `json:"db_version"`
-	DBSettings   string        `json:"db_settings"`
-	Batch        int           `json:"batch"`
-	Phases       []phaseResult `json:"phases"`
+	benchenv.Env
+	Batch  int           `json:"batch"`
+	Phases []phaseResult `json:"phases"`
 }
 
 // phaseResult is the measurement of one phase.
@@ -164,16 +148,13 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	srv, err := newServer(ctx, cfg.Driver, cfg.DSN, cfg.Dir, cfg.Logger)
+	srv, err := benchdb.Open(ctx, benchdb.Config{
+		Driver: cfg.Driver, DSN: cfg.DSN, Dir: cfg.Dir, SchemaPrefix: cfg.SchemaPrefix, Logger: cfg.Logger,
+	})
 	if err != nil {
 		return nil, err
 	}
-	srv.prefix = cfg.SchemaPrefix
-	rep := &report{
-		GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), CPU: benchenv.CPUModel(),
-		Driver: cfg.Driver, DriverModule: benchenv.DriverModule(cfg.Driver), Batch: cfg.Batch,
-	}
+	rep := &report{Env: benchenv.NewEnv(cfg.Driver), Batch: cfg.Batch}
 	var errs []error
 	for _, p := range cfg.Phases {
 		res, err := runPhase(ctx, srv, cfg, p, rep)
@@ -183,7 +164,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		}
 		rep.Phases = append(rep.Phases, res)
 	}
-	if err := srv.close(); err != nil {
+	if err := srv.Close(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -203,37 +184,38 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	return rep, nil
 }
 
-// runPhase generates the phase's accounts, creates its database, times the
-// inserts, then checks the row counts and drops the database. The database
-// description of rep is filled from the first phase.
-func runPhase(ctx context.Context, srv *server, cfg config, p phase, rep *report) (_ phaseResult, err error) {
+// runPhase generates the phase's accounts, creates its database (a file
+// phase-<p>.db, or a schema of its own), times the inserts, then checks the
+// row counts and drops the database. The database description of rep is
+// filled from the first phase.
+func runPhase(ctx context.Context, srv *benchdb.Server, cfg config, p phase, rep *report) (_ phaseResult, err error) {
 	ppl, err := people(p, cfg.N)
 	if err != nil {
 		return phaseResult{}, err
 	}
-	db, err := srv.fresh(ctx, p)
+	db, err := srv.Fresh(ctx, "phase-"+string(p))
 	if err != nil {
 		return phaseResult{}, err
 	}
-	defer func() { err = errors.Join(err, db.drop(context.WithoutCancel(ctx))) }()
-	raw, err := benchenv.OpenRaw(ctx, srv.driver, db.dsn)
+	defer func() { err = errors.Join(err, db.Drop(context.WithoutCancel(ctx))) }()
+	raw, err := benchenv.OpenRaw(ctx, db.Driver, db.DSN)
 	if err != nil {
 		return phaseResult{}, fmt.Errorf("reference connection: %w", err)
 	}
 	defer raw.Close()
 	if rep.DBVersion == "" {
-		if rep.DBVersion, rep.DBSettings, err = benchenv.Describe(ctx, raw, srv.driver); err != nil {
+		if rep.DBVersion, rep.DBSettings, err = benchenv.Describe(ctx, raw, db.Driver); err != nil {
 			return phaseResult{}, fmt.Errorf("describe database: %w", err)
 		}
 	}
 
 	perTx := p.accountsPerTx(cfg.Batch)
 	tick := progress(cfg, p, len(ppl))
-	srv.settle(ctx)
+	db.Checkpoint(ctx)
 	runtime.GC()
 	start := time.Now()
 	if p.canonid() {
-		err = insertStore(ctx, db.store, ppl, perTx, tick)
+		err = insertStore(ctx, db.Store, ppl, perTx, tick)
 	} else {
 		err = insertRaw(ctx, raw, cfg.Driver, ppl, perTx, tick)
 	}
@@ -247,7 +229,7 @@ func runPhase(ctx context.Context, srv *server, cfg config, p phase, rep *report
 		return phaseResult{}, err
 	}
 	if cfg.inspect != nil {
-		if err := cfg.inspect(ctx, p, db.store); err != nil {
+		if err := cfg.inspect(ctx, p, db.Store); err != nil {
 			return phaseResult{}, fmt.Errorf("inspect: %w", err)
 		}
 	}

@@ -41,6 +41,8 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"time"
+
+	"github.com/canonid/canonid/bench/internal/benchfmt"
 )
 
 func main() {
@@ -113,16 +115,10 @@ func mainErr() error {
 	return printText(os.Stdout, rep)
 }
 
-// machine is the one-line description of where the figures were measured.
-func (r *report) machine() string {
-	return fmt.Sprintf("%s %s/%s, GOMAXPROCS=%d, %d CPUs (%s); %s via %s; %s",
-		r.GoVersion, r.GOOS, r.GOARCH, r.GOMAXPROCS, r.NumCPU, r.CPU, r.DBVersion, r.DriverModule, r.DBSettings)
-}
-
 // printText prints the report for a terminal, then as Markdown for
 // docs/benchmarks.md.
 func printText(w io.Writer, r *report) error {
-	fmt.Fprintf(w, "machine: %s\n", r.machine())
+	fmt.Fprintf(w, "machine: %s\n", r.MachineLine())
 	fmt.Fprintf(w, "each account: 1 account + 2 links + 2 e-mails; canonid phases add 1 audit + 1 outbox row\n\n")
 	width := len("phase")
 	for _, p := range r.Phases {
@@ -130,28 +126,14 @@ func printText(w io.Writer, r *report) error {
 	}
 	fmt.Fprintf(w, "%-*s  %9s  %10s  %10s  %8s  %11s\n", width, "phase", "accounts", "elapsed", "accounts/s", "rows/s", "× reference")
 	for _, p := range r.Phases {
-		fmt.Fprintf(w, "%-*s  %9d  %10s  %10.0f  %8.0f  %11s\n", width, p.Title, p.Accounts, formatElapsed(p.Elapsed), p.AccountsPerSec, p.RowsPerSec, formatRatio(p.Ratio))
+		fmt.Fprintf(w, "%-*s  %9d  %10s  %10.0f  %8.0f  %11s\n", width, p.Title, p.Accounts, benchfmt.Seconds(p.Elapsed), p.AccountsPerSec, p.RowsPerSec, benchfmt.Ratio(p.Ratio))
 	}
 	fmt.Fprintf(w, "\nMarkdown (docs/benchmarks.md):\n\n")
-	fmt.Fprintf(w, "Machine: %s.\n\n", r.machine())
+	fmt.Fprintf(w, "Machine: %s.\n\n", r.MachineLine())
 	fmt.Fprintln(w, "| Phase | n | Elapsed | Accounts/s | Rows/s | × reference |")
 	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|")
 	for _, p := range r.Phases {
-		fmt.Fprintf(w, "| %s | %d | %s | %.0f | %.0f | %s |\n", p.Title, p.Accounts, formatElapsed(p.Elapsed), p.AccountsPerSec, p.RowsPerSec, formatRatio(p.Ratio))
+		fmt.Fprintf(w, "| %s | %d | %s | %.0f | %.0f | %s |\n", p.Title, p.Accounts, benchfmt.Seconds(p.Elapsed), p.AccountsPerSec, p.RowsPerSec, benchfmt.Ratio(p.Ratio))
 	}
 	return nil
-}
-
-func formatElapsed(d time.Duration) string {
-	return fmt.Sprintf("%.2f s", d.Seconds())
-}
-
-func formatRatio(r float64) string {
-	if r == 0 {
-		return "–"
-	}
-	if r >= 10 {
-		return fmt.Sprintf("%.1f×", r)
-	}
-	return fmt.Sprintf("%.2f×", r)
 }

@@ -2,73 +2,23 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"os"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-
+	"github.com/canonid/canonid/bench/internal/benchtest"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/store"
-	"github.com/canonid/canonid/store/storetest"
 )
 
 // The harness tests check that each phase writes what it claims, read back
 // through the store itself; they time nothing.
 
 func TestHarnessSQLite(t *testing.T) {
-	dir := t.TempDir()
-	testHarness(t, config{Driver: "sqlite", Dir: dir})
-	left, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(left) > 0 {
-		t.Errorf("the run left %d entries in its directory, first %s", len(left), left[0].Name())
-	}
+	testHarness(t, config{Driver: "sqlite", Dir: benchtest.SQLiteDir(t)})
 }
 
 func TestHarnessPostgres(t *testing.T) {
-	dsn := storetest.PostgresBase(t)
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatalf("CANONID_TEST_POSTGRES cannot be parsed: %v", err)
-	}
-	admin := stdlib.OpenDB(*cfg)
-	defer admin.Close()
-	// A prefix of this run's own, so that other runs creating schemas at
-	// the same time (other test packages, a benchmark) do not count.
-	var suffix [4]byte
-	_, _ = rand.Read(suffix[:])
-	prefix := "canonid_bench_t" + hex.EncodeToString(suffix[:]) + "_"
+	dsn, prefix := benchtest.Postgres(t)
 	testHarness(t, config{Driver: "postgres", DSN: dsn, SchemaPrefix: prefix})
-	for _, s := range benchSchemas(t, admin, prefix) {
-		t.Errorf("the run left schema %s behind", s)
-	}
-}
-
-func benchSchemas(t *testing.T, db *sql.DB, prefix string) []string {
-	t.Helper()
-	rows, err := db.Query(`SELECT nspname FROM pg_namespace WHERE left(nspname, length($1)) = $1`, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // testHarness runs every phase with n accounts and a batch size that leaves

@@ -1,7 +1,9 @@
 // Package benchenv describes the machine and the database a benchmark
 // harness under bench/ runs on, so that every harness prints the same
 // machine line: CPU model, database driver module, database version and the
-// settings that decide what reads and commits cost.
+// settings that decide what reads and commits cost. It also reads what the
+// harnesses report next to their figures, since the machines are shared:
+// the load average and the CPU time of the process and of the machine.
 package benchenv
 
 import (
@@ -99,10 +101,25 @@ func Describe(ctx context.Context, db *sql.DB, driver string, pgSettings ...stri
 // modernc.org/sqlite with store/sqlite's DSN, or pgx through its
 // database/sql adapter. Harnesses use it for references and checks.
 func OpenRaw(ctx context.Context, driver, dsn string) (*sql.DB, error) {
+	return open(ctx, driver, dsn, false, 1)
+}
+
+// OpenReader opens a plain database/sql handle of conns connections on the
+// database of dsn with the settings of the store's readers: on SQLite
+// store/sqlite's read DSN (query-only, WAL, the same page cache per
+// connection), on PostgreSQL pgx through its database/sql adapter, as
+// OpenRaw. Harnesses run their read references on it.
+func OpenReader(ctx context.Context, driver, dsn string, conns int) (*sql.DB, error) {
+	return open(ctx, driver, dsn, true, conns)
+}
+
+// open opens conns connections on the database of dsn, with store/sqlite's
+// read or write DSN on SQLite, and checks that the database answers.
+func open(ctx context.Context, driver, dsn string, readOnly bool, conns int) (*sql.DB, error) {
 	var db *sql.DB
 	switch driver {
 	case "sqlite":
-		full, err := sqlite.DSN(dsn, false)
+		full, err := sqlite.DSN(dsn, readOnly)
 		if err != nil {
 			return nil, err
 		}
@@ -118,9 +135,10 @@ func OpenRaw(ctx context.Context, driver, dsn string) (*sql.DB, error) {
 	default:
 		return nil, fmt.Errorf("unknown driver %q", driver)
 	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
 	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package benchenv
+
+// processCPU is not measured here.
+func processCPU() float64 { return 0 }

@@ -1,7 +1,6 @@
 package accounts
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/server/jsonapi"
 	"github.com/canonid/canonid/store"
 )
 
@@ -149,13 +149,13 @@ type createRequest struct {
 
 func (h *Handler) create(c *gin.Context) {
 	var req createRequest
-	if !decode(c, &req) {
+	if !jsonapi.Decode(c, &req, maxBody) {
 		return
 	}
 	if req.Password != "" {
 		// Passwords come with the login issue (argon2id); refusing is
 		// better than silently dropping one.
-		writeError(c, http.StatusBadRequest, "password: setting a password through the API is not supported yet")
+		jsonapi.Error(c, http.StatusBadRequest, "password: setting a password through the API is not supported yet")
 		return
 	}
 	n := NewAccount{Login: req.Login, GivenName: req.GivenName, FamilyName: req.FamilyName, BirthDate: req.BirthDate, Source: "admin"}
@@ -182,7 +182,7 @@ func (h *Handler) list(c *gin.Context) {
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
-			writeError(c, http.StatusBadRequest, "limit: must be a number from 1 to 500")
+			jsonapi.Error(c, http.StatusBadRequest, "limit: must be a number from 1 to 500")
 			return
 		}
 		limit = n
@@ -190,7 +190,7 @@ func (h *Handler) list(c *gin.Context) {
 	q := store.AccountQuery{Text: c.Query("q"), After: c.Query("cursor"), Limit: limit + 1, OrgID: h.orgScope(c)}
 	if v := c.Query("status"); v != "" {
 		if !identity.Status(v).Valid() {
-			writeError(c, http.StatusBadRequest, "status: unknown status "+strconv.Quote(v))
+			jsonapi.Error(c, http.StatusBadRequest, "status: unknown status "+strconv.Quote(v))
 			return
 		}
 		q.Statuses = []identity.Status{identity.Status(v)}
@@ -222,7 +222,7 @@ func (h *Handler) get(c *gin.Context) {
 	if org := h.orgScope(c); org != "" && !memberOf(d, org) {
 		// The same answer as an unknown id: an org admin learns nothing
 		// about accounts outside the org.
-		writeError(c, http.StatusNotFound, "account "+c.Param("id")+" not found")
+		jsonapi.Error(c, http.StatusNotFound, "account "+c.Param("id")+" not found")
 		return
 	}
 	c.JSON(http.StatusOK, toJSON(d))
@@ -240,7 +240,7 @@ func memberOf(d Details, org string) bool {
 func (h *Handler) preview(c *gin.Context) {
 	retired := c.Query("retired_id")
 	if retired == "" {
-		writeError(c, http.StatusBadRequest, "retired_id: required query parameter")
+		jsonapi.Error(c, http.StatusBadRequest, "retired_id: required query parameter")
 		return
 	}
 	plan, err := h.svc.Preview(c.Request.Context(), c.Param("id"), retired)
@@ -283,11 +283,11 @@ type mergeRequest struct {
 
 func (h *Handler) merge(c *gin.Context) {
 	var req mergeRequest
-	if !decode(c, &req) {
+	if !jsonapi.Decode(c, &req, maxBody) {
 		return
 	}
 	if req.RetiredID == "" {
-		writeError(c, http.StatusBadRequest, "retired_id: required")
+		jsonapi.Error(c, http.StatusBadRequest, "retired_id: required")
 		return
 	}
 	rec, err := h.svc.Merge(c.Request.Context(), MergeRequest{SurvivorID: c.Param("id"), RetiredID: req.RetiredID,
@@ -308,26 +308,14 @@ func (h *Handler) undo(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"merge_id": rec.ID, "survivor_id": rec.SurvivorID, "retired_id": rec.RetiredID, "undone_at": rec.UndoneAt})
 }
 
+// maxBody bounds a request body.
+const maxBody = 1 << 20
+
 func (h *Handler) actor(c *gin.Context) string {
 	if t, ok := h.caller(c.Request); ok {
 		return "token:" + t.Name
 	}
 	return "api"
-}
-
-// decode reads a JSON body strictly; on error it answers 400 and returns false.
-func decode(c *gin.Context, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeError(c, http.StatusBadRequest, "request body: "+err.Error())
-		return false
-	}
-	return true
-}
-
-func writeError(c *gin.Context, status int, msg string) {
-	c.AbortWithStatusJSON(status, gin.H{"error": msg})
 }
 
 // fail maps a service error to its HTTP answer; unexpected errors are 500
@@ -338,22 +326,22 @@ func (h *Handler) fail(c *gin.Context, err error) {
 	var dup *store.DuplicateError
 	switch {
 	case errors.Is(err, ErrInvalid):
-		writeError(c, http.StatusBadRequest, err.Error())
+		jsonapi.Error(c, http.StatusBadRequest, err.Error())
 	case errors.Is(err, store.ErrNotFound):
-		writeError(c, http.StatusNotFound, err.Error())
+		jsonapi.Error(c, http.StatusNotFound, err.Error())
 	case errors.As(err, &undo):
 		c.AbortWithStatusJSON(http.StatusConflict, gin.H{"error": err.Error(), "reasons": undo.Reasons})
 	case errors.As(err, &stale):
-		writeError(c, http.StatusConflict, err.Error())
+		jsonapi.Error(c, http.StatusConflict, err.Error())
 	case errors.As(err, &dup):
-		writeError(c, http.StatusConflict, dup.Field+" is already taken")
+		jsonapi.Error(c, http.StatusConflict, dup.Field+" is already taken")
 	case errors.Is(err, ErrMergeConflict), errors.Is(err, ErrUndoExpired):
-		writeError(c, http.StatusConflict, err.Error())
+		jsonapi.Error(c, http.StatusConflict, err.Error())
 	case errors.Is(err, store.ErrConflict):
-		writeError(c, http.StatusConflict, "the account changed concurrently, try again")
+		jsonapi.Error(c, http.StatusConflict, "the account changed concurrently, try again")
 	default:
 		h.svc.log.ErrorContext(c.Request.Context(), "accounts api", "path", c.FullPath(), "error", err)
-		writeError(c, http.StatusInternalServerError, "internal error")
+		jsonapi.Error(c, http.StatusInternalServerError, "internal error")
 	}
 }
 
@@ -412,7 +400,7 @@ type dismissRequest struct {
 
 func (h *Handler) dismiss(c *gin.Context) {
 	var req dismissRequest
-	if !decode(c, &req) {
+	if !jsonapi.Decode(c, &req, maxBody) {
 		return
 	}
 	if err := h.svc.Dismiss(c.Request.Context(), req.AccountA, req.AccountB, h.actor(c)); err != nil {

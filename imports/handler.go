@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/canonid/canonid/server/jsonapi"
 	"github.com/canonid/canonid/store"
 )
 
@@ -54,21 +55,21 @@ func (h *Handler) run(c *gin.Context) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(c, http.StatusRequestEntityTooLarge, "the file is larger than 64 MiB")
+			jsonapi.Error(c, http.StatusRequestEntityTooLarge, "the file is larger than 64 MiB")
 			return
 		}
-		writeError(c, http.StatusBadRequest, `send the file as multipart/form-data in the field "file"`)
+		jsonapi.Error(c, http.StatusBadRequest, `send the file as multipart/form-data in the field "file"`)
 		return
 	}
 	dryRun, err1 := formBool(c, "dry_run")
 	strict, err2 := formBool(c, "strict")
 	if err := errors.Join(err1, err2); err != nil {
-		writeError(c, http.StatusBadRequest, err.Error())
+		jsonapi.Error(c, http.StatusBadRequest, err.Error())
 		return
 	}
 	f, err := fh.Open()
 	if err != nil {
-		writeError(c, http.StatusBadRequest, "cannot read the uploaded file: "+err.Error())
+		jsonapi.Error(c, http.StatusBadRequest, "cannot read the uploaded file: "+err.Error())
 		return
 	}
 	defer f.Close()
@@ -84,11 +85,11 @@ func (h *Handler) run(c *gin.Context) {
 	var held *store.LeaseHeldError
 	switch {
 	case errors.Is(err, ErrUnknownConnector):
-		writeError(c, http.StatusNotFound, err.Error())
+		jsonapi.Error(c, http.StatusNotFound, err.Error())
 	case errors.As(err, &rejected):
 		c.JSON(http.StatusUnprocessableEntity, rep)
 	case errors.As(err, &held):
-		writeError(c, http.StatusConflict, err.Error())
+		jsonapi.Error(c, http.StatusConflict, err.Error())
 	case err != nil:
 		c.JSON(http.StatusInternalServerError, rep)
 	default:
@@ -151,14 +152,14 @@ func (h *Handler) list(c *gin.Context) {
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			writeError(c, http.StatusBadRequest, "limit: want 1 to 1000")
+			jsonapi.Error(c, http.StatusBadRequest, "limit: want 1 to 1000")
 			return
 		}
 		limit = n
 	}
 	recs, err := h.svc.List(c.Request.Context(), c.Query("connector"), limit)
 	if err != nil {
-		writeError(c, http.StatusInternalServerError, "internal error")
+		jsonapi.Error(c, http.StatusInternalServerError, "internal error")
 		return
 	}
 	out := make([]importJSON, 0, len(recs))
@@ -173,14 +174,10 @@ func (h *Handler) get(c *gin.Context) {
 	rec, err := h.svc.Get(c.Request.Context(), c.Param("ref"))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeError(c, http.StatusNotFound, "no import "+strconv.Quote(c.Param("ref")))
+		jsonapi.Error(c, http.StatusNotFound, "no import "+strconv.Quote(c.Param("ref")))
 	case err != nil:
-		writeError(c, http.StatusInternalServerError, "internal error")
+		jsonapi.Error(c, http.StatusInternalServerError, "internal error")
 	default:
 		c.JSON(http.StatusOK, toJSON(rec, true))
 	}
-}
-
-func writeError(c *gin.Context, status int, msg string) {
-	c.AbortWithStatusJSON(status, gin.H{"error": msg})
 }

@@ -2,18 +2,16 @@ package activation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"golang.org/x/text/language"
 
 	"github.com/canonid/canonid/authn"
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/server/jsonapi"
 	"github.com/canonid/canonid/store"
 )
 
@@ -182,24 +180,24 @@ func (h *Handler) stateJSON(st State) stateJSON {
 // whether the login exists or not.
 func (h *Handler) apiResend(c *gin.Context) {
 	var req resendRequest
-	if !decodeJSON(c, &req) {
+	if !jsonapi.DecodeTyped(c, &req, maxAPIBody) {
 		return
 	}
 	login := identity.NormalizeLogin(req.Login)
 	if login == "" {
-		writeError(c, http.StatusBadRequest, "login: required")
+		jsonapi.Error(c, http.StatusBadRequest, "login: required")
 		return
 	}
-	locale, ok := apiLocale(c, req.Locale)
+	locale, ok := jsonapi.Locale(c, req.Locale)
 	if !ok {
 		return
 	}
 	if ok, wait := h.ipLimit.Take(c.ClientIP()); !ok {
-		rateLimited(c, wait)
+		jsonapi.RateLimited(c, wait)
 		return
 	}
 	if ok, wait := h.loginLimit.Take(login); !ok {
-		rateLimited(c, wait)
+		jsonapi.RateLimited(c, wait)
 		return
 	}
 	if err := h.svc.ResendByLogin(c.Request.Context(), login, locale); err != nil {
@@ -212,7 +210,7 @@ func (h *Handler) apiResend(c *gin.Context) {
 
 func (h *Handler) apiState(c *gin.Context) {
 	var req tokenRequest
-	if !decodeJSON(c, &req) {
+	if !jsonapi.DecodeTyped(c, &req, maxAPIBody) {
 		return
 	}
 	h.runStep(c, req.Token, func(ctx context.Context) (State, error) { return h.svc.Inspect(ctx, req.Token) })
@@ -220,11 +218,11 @@ func (h *Handler) apiState(c *gin.Context) {
 
 func (h *Handler) apiCharter(c *gin.Context) {
 	var req charterRequest
-	if !decodeJSON(c, &req) {
+	if !jsonapi.DecodeTyped(c, &req, maxAPIBody) {
 		return
 	}
 	if !req.Accept {
-		writeError(c, http.StatusBadRequest, "accept: must be true: the activation goes on only once the charter is accepted")
+		jsonapi.Error(c, http.StatusBadRequest, "accept: must be true: the activation goes on only once the charter is accepted")
 		return
 	}
 	version := req.Version
@@ -236,11 +234,11 @@ func (h *Handler) apiCharter(c *gin.Context) {
 
 func (h *Handler) apiDirectory(c *gin.Context) {
 	var req directoryRequest
-	if !decodeJSON(c, &req) {
+	if !jsonapi.DecodeTyped(c, &req, maxAPIBody) {
 		return
 	}
 	if req.Visible == nil {
-		writeError(c, http.StatusBadRequest, "visible: required, true or false")
+		jsonapi.Error(c, http.StatusBadRequest, "visible: required, true or false")
 		return
 	}
 	h.runStep(c, req.Token, func(ctx context.Context) (State, error) { return h.svc.ChooseDirectory(ctx, req.Token, *req.Visible) })
@@ -251,22 +249,22 @@ func (h *Handler) apiDirectory(c *gin.Context) {
 // redirect limit.
 func (h *Handler) apiRedirect(c *gin.Context) {
 	var req redirectRequest
-	if !decodeJSON(c, &req) {
+	if !jsonapi.DecodeTyped(c, &req, maxAPIBody) {
 		return
 	}
 	address := strings.TrimSpace(req.Address)
 	switch {
 	case req.Skip && (address != "" || req.KeepCopy != nil):
-		writeError(c, http.StatusBadRequest, "skip: give either skip or an address, not both")
+		jsonapi.Error(c, http.StatusBadRequest, "skip: give either skip or an address, not both")
 		return
 	case req.Skip:
 		h.runStep(c, req.Token, func(ctx context.Context) (State, error) { return h.svc.SkipRedirect(ctx, req.Token) })
 		return
 	case address == "":
-		writeError(c, http.StatusBadRequest, "address: required, or skip: true for no redirection")
+		jsonapi.Error(c, http.StatusBadRequest, "address: required, or skip: true for no redirection")
 		return
 	}
-	locale, ok := apiLocale(c, req.Locale)
+	locale, ok := jsonapi.Locale(c, req.Locale)
 	if !ok {
 		return
 	}
@@ -290,7 +288,7 @@ func (h *Handler) apiRedirect(c *gin.Context) {
 
 func (h *Handler) apiPassword(c *gin.Context) {
 	var req passwordRequest
-	if !decodeJSON(c, &req) {
+	if !jsonapi.DecodeTyped(c, &req, maxAPIBody) {
 		return
 	}
 	h.runStep(c, req.Token, func(ctx context.Context) (State, error) { return h.svc.SetPassword(ctx, req.Token, req.Password) })
@@ -299,15 +297,15 @@ func (h *Handler) apiPassword(c *gin.Context) {
 // apiConfirm ends the activation; the link is used after.
 func (h *Handler) apiConfirm(c *gin.Context) {
 	var req confirmRequest
-	if !decodeJSON(c, &req) {
+	if !jsonapi.DecodeTyped(c, &req, maxAPIBody) {
 		return
 	}
-	locale, ok := apiLocale(c, req.Locale)
+	locale, ok := jsonapi.Locale(c, req.Locale)
 	if !ok {
 		return
 	}
 	if ok, wait := h.ipLimit.Take(c.ClientIP()); !ok {
-		rateLimited(c, wait)
+		jsonapi.RateLimited(c, wait)
 		return
 	}
 	a, err := h.svc.Confirm(c.Request.Context(), req.Token, locale)
@@ -327,11 +325,11 @@ func (h *Handler) apiConfirm(c *gin.Context) {
 // address.
 func (h *Handler) apiRedirectVerify(c *gin.Context) {
 	var req tokenRequest
-	if !decodeJSON(c, &req) {
+	if !jsonapi.DecodeTyped(c, &req, maxAPIBody) {
 		return
 	}
 	if ok, wait := h.ipLimit.Take(c.ClientIP()); !ok {
-		rateLimited(c, wait)
+		jsonapi.RateLimited(c, wait)
 		return
 	}
 	r, err := h.svc.VerifyRedirect(c.Request.Context(), req.Token)
@@ -347,7 +345,7 @@ func (h *Handler) apiRedirectVerify(c *gin.Context) {
 // which only refused links spend, and answers the state after it.
 func (h *Handler) runStep(c *gin.Context, token string, step func(ctx context.Context) (State, error)) {
 	if ok, wait := h.ipLimit.Take(c.ClientIP()); !ok {
-		rateLimited(c, wait)
+		jsonapi.RateLimited(c, wait)
 		return
 	}
 	st, err := step(c.Request.Context())
@@ -390,15 +388,15 @@ func (h *Handler) apiFail(c *gin.Context, err error) {
 	var le *limitedError
 	switch {
 	case errors.Is(err, ErrInvalidRedirectLink):
-		writeError(c, http.StatusNotFound, ErrInvalidRedirectLink.Error())
+		jsonapi.Error(c, http.StatusNotFound, ErrInvalidRedirectLink.Error())
 		return
 	case errors.Is(err, ErrInvalidLink), errors.Is(err, store.ErrNotFound):
-		writeError(c, http.StatusNotFound, ErrInvalidLink.Error())
+		jsonapi.Error(c, http.StatusNotFound, ErrInvalidLink.Error())
 		return
 	case errors.As(err, &le):
-		rateLimited(c, le.wait)
+		jsonapi.RateLimited(c, le.wait)
 	case errors.Is(err, ErrStepOrder):
-		writeError(c, http.StatusConflict, ErrStepOrder.Error())
+		jsonapi.Error(c, http.StatusConflict, ErrStepOrder.Error())
 	case errors.Is(err, ErrCharterVersion):
 		c.AbortWithStatusJSON(http.StatusConflict, gin.H{"error": ErrCharterVersion.Error(), "step": StepCharter})
 	case errors.As(err, &pe):
@@ -410,65 +408,15 @@ func (h *Handler) apiFail(c *gin.Context, err error) {
 		c.AbortWithStatusJSON(http.StatusUnprocessableEntity, gin.H{"error": "password: " + pe.Error(), "rule": rule,
 			"password_policy": policyJSON{MinLength: max(cfg.MinLength, authn.MinPasswordChars), MinClasses: cfg.MinClasses}})
 	case errors.Is(err, ErrRedirectAddress):
-		writeError(c, http.StatusBadRequest, "address: "+ErrRedirectAddress.Error())
+		jsonapi.Error(c, http.StatusBadRequest, "address: "+ErrRedirectAddress.Error())
 	case errors.Is(err, ErrRedirectOwn):
-		writeError(c, http.StatusUnprocessableEntity, "address: "+ErrRedirectOwn.Error())
+		jsonapi.Error(c, http.StatusUnprocessableEntity, "address: "+ErrRedirectOwn.Error())
 	case errors.Is(err, store.ErrConflict):
-		writeError(c, http.StatusConflict, "the account changed concurrently, try again")
+		jsonapi.Error(c, http.StatusConflict, "the account changed concurrently, try again")
 	default:
 		h.log.ErrorContext(c.Request.Context(), "activation api", "path", c.FullPath(), "error", err)
-		writeError(c, http.StatusInternalServerError, "internal error")
+		jsonapi.Error(c, http.StatusInternalServerError, "internal error")
 		return
 	}
 	h.ipLimit.Give(c.ClientIP())
-}
-
-// decodeJSON reads an application/json body strictly into v; on error it
-// answers 415 or 400 and returns false.
-func decodeJSON(c *gin.Context, v any) bool {
-	if mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err != nil || mt != "application/json" {
-		writeError(c, http.StatusUnsupportedMediaType, "the request body must be application/json")
-		return false
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxAPIBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeError(c, http.StatusBadRequest, "request body: "+err.Error())
-		return false
-	}
-	return true
-}
-
-func writeError(c *gin.Context, status int, msg string) {
-	c.AbortWithStatusJSON(status, gin.H{"error": msg})
-}
-
-func rateLimited(c *gin.Context, wait time.Duration) {
-	c.Header("Retry-After", retryAfter(wait))
-	writeError(c, http.StatusTooManyRequests, "too many attempts, try again later")
-}
-
-// languages are the languages of the mails, the default first.
-var languages = language.NewMatcher([]language.Tag{language.French, language.English})
-
-// apiLocale returns the mail's language: given ("fr", "en"), else the
-// request's Accept-Language, else French. Another value answers 400 and
-// false.
-func apiLocale(c *gin.Context, given string) (string, bool) {
-	switch given {
-	case "fr", "en":
-		return given, true
-	case "":
-	default:
-		writeError(c, http.StatusBadRequest, "locale: fr or en")
-		return "", false
-	}
-	tags, _, err := language.ParseAcceptLanguage(c.GetHeader("Accept-Language"))
-	if err != nil || len(tags) == 0 {
-		return "fr", true
-	}
-	if _, i, conf := languages.Match(tags...); conf != language.No && i == 1 {
-		return "en", true
-	}
-	return "fr", true
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/canonid/canonid/authn"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/ratelimit"
+	"github.com/canonid/canonid/server/jsonapi"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/web"
 )
@@ -376,7 +376,7 @@ func (h *Handler) postResend(c *gin.Context) {
 }
 
 func (h *Handler) renderRateLimited(c *gin.Context, lang string, wait time.Duration) {
-	c.Header("Retry-After", retryAfter(wait))
+	c.Header("Retry-After", jsonapi.RetryAfter(wait))
 	h.renderMessage(c, http.StatusTooManyRequests, lang, h.cat.T(lang, "ratelimit.title"),
 		[]string{h.cat.T(lang, "ratelimit.body")})
 }
@@ -425,12 +425,6 @@ func (h *Handler) clock(lang string, t time.Time) string {
 		return t.Format("2 January 2006 at 15:04:05")
 	}
 	return t.Format("02/01/2006 à 15:04:05")
-}
-
-// retryAfter is a wait in whole seconds, rounded up, at least 1.
-func retryAfter(wait time.Duration) string {
-	s := int64((wait.Round(time.Millisecond) + time.Second - 1) / time.Second)
-	return strconv.FormatInt(max(s, 1), 10)
 }
 
 func activateURL(token string) string {

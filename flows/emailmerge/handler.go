@@ -1,21 +1,19 @@
 package emailmerge
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"golang.org/x/text/language"
 
 	"github.com/canonid/canonid/accounts"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/ratelimit"
+	"github.com/canonid/canonid/server/jsonapi"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/web"
 )
@@ -97,7 +95,7 @@ type emailJSON struct {
 func (h *Handler) list(c *gin.Context) {
 	me, ok := web.Me(c)
 	if !ok {
-		writeError(c, http.StatusUnauthorized, "log in first")
+		jsonapi.Error(c, http.StatusUnauthorized, "log in first")
 		return
 	}
 	es, err := h.svc.Addresses(c.Request.Context(), me)
@@ -124,20 +122,20 @@ type addRequest struct {
 func (h *Handler) add(c *gin.Context) {
 	me, ok := web.Me(c)
 	if !ok {
-		writeError(c, http.StatusUnauthorized, "log in first")
+		jsonapi.Error(c, http.StatusUnauthorized, "log in first")
 		return
 	}
 	var req addRequest
-	if !decode(c, &req) {
+	if !jsonapi.Decode(c, &req, maxBody) {
 		return
 	}
 	if ok, wait := h.sendLimit.Take(me); !ok {
-		rateLimited(c, wait)
+		jsonapi.RateLimited(c, wait)
 		return
 	}
 	locale := req.Locale
 	if locale == "" {
-		locale = acceptLanguage(c.Request)
+		locale = jsonapi.AcceptLanguage(c.Request)
 	}
 	if _, err := h.svc.AddAddress(c.Request.Context(), me, req.Address, locale); err != nil {
 		h.sendLimit.Give(me) // no mail went out
@@ -150,12 +148,12 @@ func (h *Handler) add(c *gin.Context) {
 func (h *Handler) deletePending(c *gin.Context) {
 	me, ok := web.Me(c)
 	if !ok {
-		writeError(c, http.StatusUnauthorized, "log in first")
+		jsonapi.Error(c, http.StatusUnauthorized, "log in first")
 		return
 	}
 	err := h.svc.DeletePending(c.Request.Context(), me, c.Param("address"))
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(c, http.StatusNotFound, "no such address on your account")
+		jsonapi.Error(c, http.StatusNotFound, "no such address on your account")
 		return
 	}
 	if err != nil {
@@ -173,15 +171,15 @@ type confirmRequest struct {
 func (h *Handler) confirm(c *gin.Context) {
 	me, ok := web.Me(c)
 	if !ok {
-		writeError(c, http.StatusUnauthorized, "log in first")
+		jsonapi.Error(c, http.StatusUnauthorized, "log in first")
 		return
 	}
 	var req confirmRequest
-	if !decode(c, &req) {
+	if !jsonapi.Decode(c, &req, maxBody) {
 		return
 	}
 	if ok, wait := h.takeRedeem(c, me); !ok {
-		rateLimited(c, wait)
+		jsonapi.RateLimited(c, wait)
 		return
 	}
 	r, err := h.svc.Confirm(c.Request.Context(), me, req.Token, req.ConfirmMerge)
@@ -220,37 +218,13 @@ func (h *Handler) takeRedeem(c *gin.Context, accountID string) (bool, time.Durat
 	return true, 0
 }
 
+// maxBody bounds a request body.
+const maxBody = 16 << 10
+
 // giveRedeem gives back what takeRedeem took: only failures count.
 func (h *Handler) giveRedeem(c *gin.Context, accountID string) {
 	h.ipLimit.Give(c.ClientIP())
 	h.accountLimit.Give(accountID)
-}
-
-// decode reads a JSON body strictly; on error it answers 400 and returns
-// false.
-func decode(c *gin.Context, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 16<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeError(c, http.StatusBadRequest, "request body: "+err.Error())
-		return false
-	}
-	return true
-}
-
-func writeError(c *gin.Context, status int, msg string) {
-	c.AbortWithStatusJSON(status, gin.H{"error": msg})
-}
-
-func rateLimited(c *gin.Context, wait time.Duration) {
-	c.Header("Retry-After", retryAfter(wait))
-	writeError(c, http.StatusTooManyRequests, "too many attempts, try again later")
-}
-
-// retryAfter is a wait in whole seconds, rounded up, at least 1.
-func retryAfter(wait time.Duration) string {
-	s := int64((wait.Round(time.Millisecond) + time.Second - 1) / time.Second)
-	return strconv.FormatInt(max(s, 1), 10)
 }
 
 // fail maps a service error to its answer; unexpected errors are 500
@@ -260,41 +234,25 @@ func (h *Handler) fail(c *gin.Context, err error) {
 	var dup *store.DuplicateError
 	switch {
 	case errors.Is(err, ErrInvalidLink):
-		writeError(c, http.StatusBadRequest, ErrInvalidLink.Error())
+		jsonapi.Error(c, http.StatusBadRequest, ErrInvalidLink.Error())
 	case errors.Is(err, ErrInvalidAddress):
-		writeError(c, http.StatusBadRequest, "address: "+ErrInvalidAddress.Error())
+		jsonapi.Error(c, http.StatusBadRequest, "address: "+ErrInvalidAddress.Error())
 	case errors.Is(err, ErrAlreadyVerified), errors.Is(err, ErrNotPending):
-		writeError(c, http.StatusConflict, err.Error())
+		jsonapi.Error(c, http.StatusConflict, err.Error())
 	case errors.Is(err, store.ErrNotFound):
 		// The caller's own account is gone (merged since the session
 		// began).
-		writeError(c, http.StatusNotFound, "account not found")
+		jsonapi.Error(c, http.StatusNotFound, "account not found")
 	case errors.Is(err, accounts.ErrMergeConflict), errors.As(err, &stale):
-		writeError(c, http.StatusConflict, err.Error())
+		jsonapi.Error(c, http.StatusConflict, err.Error())
 	case errors.As(err, &dup):
-		writeError(c, http.StatusConflict, dup.Field+" is already taken")
+		jsonapi.Error(c, http.StatusConflict, dup.Field+" is already taken")
 	case errors.Is(err, store.ErrConflict):
-		writeError(c, http.StatusConflict, "your account changed concurrently, try again")
+		jsonapi.Error(c, http.StatusConflict, "your account changed concurrently, try again")
 	default:
 		h.log.ErrorContext(c.Request.Context(), "e-mail verification api", "path", c.FullPath(), "error", err)
-		writeError(c, http.StatusInternalServerError, "internal error")
+		jsonapi.Error(c, http.StatusInternalServerError, "internal error")
 	}
-}
-
-// languages are the languages of the mails and pages, the default first.
-var languages = language.NewMatcher([]language.Tag{language.French, language.English})
-
-// acceptLanguage picks the mail's language from Accept-Language: "fr" or
-// "en".
-func acceptLanguage(r *http.Request) string {
-	tags, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
-	if err != nil || len(tags) == 0 {
-		return "fr"
-	}
-	if _, i, conf := languages.Match(tags...); conf != language.No && i == 1 {
-		return "en"
-	}
-	return "fr"
 }
 
 // --- pages -----------------------------------------------------------------
@@ -381,7 +339,7 @@ func (h *Handler) renderLogin(c *gin.Context, lang, token string) {
 }
 
 func (h *Handler) renderRateLimited(c *gin.Context, lang string, wait time.Duration) {
-	c.Header("Retry-After", retryAfter(wait))
+	c.Header("Retry-After", jsonapi.RetryAfter(wait))
 	h.renderMessage(c, http.StatusTooManyRequests, lang, h.cat.T(lang, "ratelimit.title"),
 		[]string{h.cat.T(lang, "ratelimit.body")})
 }

@@ -1,13 +1,10 @@
 package mergekey
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -15,6 +12,7 @@ import (
 	"github.com/canonid/canonid/accounts"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/ratelimit"
+	"github.com/canonid/canonid/server/jsonapi"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/web"
 )
@@ -115,12 +113,6 @@ func (h *Handler) redeem(c *gin.Context, accountID string, fn func() error) (wai
 	return 0, err
 }
 
-// retryAfter is the Retry-After value of a wait: whole seconds, at least 1.
-func retryAfter(wait time.Duration) string {
-	s := int64(math.Ceil(wait.Round(time.Millisecond).Seconds()))
-	return strconv.FormatInt(max(s, 1), 10)
-}
-
 // --- JSON API ------------------------------------------------------------
 
 // me returns the authenticated caller, answering 401 when there is none
@@ -128,7 +120,7 @@ func retryAfter(wait time.Duration) string {
 func me(c *gin.Context) (string, bool) {
 	id, ok := web.Me(c)
 	if !ok {
-		writeError(c, http.StatusUnauthorized, "log in first")
+		jsonapi.Error(c, http.StatusUnauthorized, "log in first")
 	}
 	c.Header("Cache-Control", "no-store")
 	return id, ok
@@ -176,14 +168,11 @@ func (h *Handler) apiMerge(c *gin.Context) {
 		return
 	}
 	var body mergeBody
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		writeError(c, http.StatusBadRequest, "request body: "+err.Error())
+	if !jsonapi.Decode(c, &body, maxBody) {
 		return
 	}
 	if body.Key == "" {
-		writeError(c, http.StatusBadRequest, "key: required")
+		jsonapi.Error(c, http.StatusBadRequest, "key: required")
 		return
 	}
 	ctx := c.Request.Context()
@@ -201,8 +190,8 @@ func (h *Handler) apiMerge(c *gin.Context) {
 	})
 	switch {
 	case wait > 0:
-		c.Header("Retry-After", retryAfter(wait))
-		writeError(c, http.StatusTooManyRequests, "too many attempts with merge keys that are not valid: try again later")
+		c.Header("Retry-After", jsonapi.RetryAfter(wait))
+		jsonapi.Error(c, http.StatusTooManyRequests, "too many attempts with merge keys that are not valid: try again later")
 	case err != nil:
 		h.fail(c, err)
 	case body.Confirm:
@@ -256,10 +245,6 @@ func (h *Handler) apiMergedUsers(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"merged_users": out})
 }
 
-func writeError(c *gin.Context, status int, msg string) {
-	c.AbortWithStatusJSON(status, gin.H{"error": msg})
-}
-
 // errStatus maps a service error to its status and message; 500 for the
 // unexpected, without details.
 func errStatus(err error) (int, string) {
@@ -293,5 +278,5 @@ func (h *Handler) fail(c *gin.Context, err error) {
 	if status == http.StatusInternalServerError {
 		h.log.ErrorContext(c.Request.Context(), "merge key api", "path", c.FullPath(), "error", err)
 	}
-	writeError(c, status, msg)
+	jsonapi.Error(c, status, msg)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/canonid/canonid/accounts"
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/server/jsonapi"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/web"
 )
@@ -345,7 +346,7 @@ func (h *Handler) postMergePage(c *gin.Context) {
 	var stale *accounts.StaleError
 	switch {
 	case wait > 0:
-		c.Header("Retry-After", retryAfter(wait))
+		c.Header("Retry-After", jsonapi.RetryAfter(wait))
 		minutes := max(int(math.Ceil(wait.Minutes())), 1)
 		h.message(c, http.StatusTooManyRequests, m, PathMergePage, m.T("ratelimit.title"), []string{m.T("ratelimit.body", minutes)})
 	case errors.Is(err, ErrInvalidKey):

@@ -1,16 +1,14 @@
 package registration
 
 import (
-	"encoding/json"
 	"errors"
-	"mime"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"golang.org/x/text/language"
 
 	"github.com/canonid/canonid/authn"
+	"github.com/canonid/canonid/server/jsonapi"
 	"github.com/canonid/canonid/store"
 )
 
@@ -126,30 +124,30 @@ func (h *Handler) pendingJSON(p Pending) pendingJSON {
 // known or not.
 func (h *Handler) apiRegister(c *gin.Context) {
 	var req registerRequest
-	if !decodeJSON(c, &req) {
+	if !jsonapi.DecodeTyped(c, &req, maxAPIBody) {
 		return
 	}
-	locale, ok := apiLocale(c, req.Locale)
+	locale, ok := jsonapi.Locale(c, req.Locale)
 	if !ok {
 		return
 	}
 	o, ok := h.orgOf(c, req.Org)
 	if !ok {
-		writeError(c, http.StatusNotFound, "org: "+ErrUnknownOrg.Error())
+		jsonapi.Error(c, http.StatusNotFound, "org: "+ErrUnknownOrg.Error())
 		return
 	}
 	r := Registration{OrgID: o.ID, Email: req.Email, GivenName: req.GivenName, FamilyName: req.FamilyName, Phone: req.Phone, Locale: locale}
 	check := r
 	if err := check.check(); err != nil {
-		writeError(c, http.StatusBadRequest, err.Error())
+		jsonapi.Error(c, http.StatusBadRequest, err.Error())
 		return
 	}
 	if ok, wait := h.ipLimit.Take(c.ClientIP()); !ok {
-		rateLimited(c, wait)
+		jsonapi.RateLimited(c, wait)
 		return
 	}
 	if ok, wait := h.addressLimit.Take(check.Email); !ok {
-		rateLimited(c, wait)
+		jsonapi.RateLimited(c, wait)
 		return
 	}
 	if err := h.svc.RegisterWith(c.Request.Context(), r); err != nil {
@@ -163,7 +161,7 @@ func (h *Handler) apiRegister(c *gin.Context) {
 // apiInspect tells what a link is for; it acts on nothing.
 func (h *Handler) apiInspect(c *gin.Context) {
 	var req tokenRequest
-	if !decodeJSON(c, &req) || !h.takeIP(c) {
+	if !jsonapi.DecodeTyped(c, &req, maxAPIBody) || !h.takeIP(c) {
 		return
 	}
 	p, err := h.svc.Inspect(c.Request.Context(), req.Token)
@@ -178,10 +176,10 @@ func (h *Handler) apiInspect(c *gin.Context) {
 // apiPhoneSend sends a code to the phone of the link's account.
 func (h *Handler) apiPhoneSend(c *gin.Context) {
 	var req phoneSendRequest
-	if !decodeJSON(c, &req) {
+	if !jsonapi.DecodeTyped(c, &req, maxAPIBody) {
 		return
 	}
-	locale, ok := apiLocale(c, req.Locale)
+	locale, ok := jsonapi.Locale(c, req.Locale)
 	if !ok || !h.takeIP(c) {
 		return
 	}
@@ -197,7 +195,7 @@ func (h *Handler) apiPhoneSend(c *gin.Context) {
 // for, the phone verified.
 func (h *Handler) apiPhoneVerify(c *gin.Context) {
 	var req phoneVerifyRequest
-	if !decodeJSON(c, &req) || !h.takeIP(c) {
+	if !jsonapi.DecodeTyped(c, &req, maxAPIBody) || !h.takeIP(c) {
 		return
 	}
 	ctx := c.Request.Context()
@@ -218,7 +216,7 @@ func (h *Handler) apiPhoneVerify(c *gin.Context) {
 // after.
 func (h *Handler) apiConfirm(c *gin.Context) {
 	var req confirmRequest
-	if !decodeJSON(c, &req) || !h.takeIP(c) {
+	if !jsonapi.DecodeTyped(c, &req, maxAPIBody) || !h.takeIP(c) {
 		return
 	}
 	done, err := h.svc.Confirm(c.Request.Context(), req.Token, req.Password)
@@ -255,7 +253,7 @@ func (h *Handler) apiAddDocument(c *gin.Context) {
 func (h *Handler) takeIP(c *gin.Context) bool {
 	ok, wait := h.ipLimit.Take(c.ClientIP())
 	if !ok {
-		rateLimited(c, wait)
+		jsonapi.RateLimited(c, wait)
 	}
 	return ok
 }
@@ -269,87 +267,37 @@ func (h *Handler) apiFail(c *gin.Context, err error) {
 	var pe *authn.PolicyError
 	switch {
 	case errors.Is(err, ErrInvalidLink), errors.Is(err, store.ErrNotFound):
-		writeError(c, http.StatusNotFound, ErrInvalidLink.Error())
+		jsonapi.Error(c, http.StatusNotFound, ErrInvalidLink.Error())
 		return
 	case errors.Is(err, ErrWrongCode):
-		writeError(c, http.StatusUnprocessableEntity, "code: "+ErrWrongCode.Error())
+		jsonapi.Error(c, http.StatusUnprocessableEntity, "code: "+ErrWrongCode.Error())
 		return
 	case errors.Is(err, ErrNoCode):
-		writeError(c, http.StatusConflict, "code: "+ErrNoCode.Error())
+		jsonapi.Error(c, http.StatusConflict, "code: "+ErrNoCode.Error())
 		return
 	case errors.Is(err, ErrInvalid):
-		writeError(c, http.StatusBadRequest, err.Error())
+		jsonapi.Error(c, http.StatusBadRequest, err.Error())
 	case errors.Is(err, ErrUnknownOrg):
-		writeError(c, http.StatusNotFound, "org: "+ErrUnknownOrg.Error())
+		jsonapi.Error(c, http.StatusNotFound, "org: "+ErrUnknownOrg.Error())
 	case errors.As(err, &pe):
 		c.AbortWithStatusJSON(http.StatusUnprocessableEntity, gin.H{"error": "password: " + pe.Error(), "rule": string(pe.Rule),
 			"password_policy": h.policy()})
 	case errors.Is(err, ErrTooManyCodes):
-		writeError(c, http.StatusTooManyRequests, ErrTooManyCodes.Error())
+		jsonapi.Error(c, http.StatusTooManyRequests, ErrTooManyCodes.Error())
 	case errors.Is(err, ErrNoPhone), errors.Is(err, ErrSMSUnavailable):
-		writeError(c, http.StatusConflict, err.Error())
+		jsonapi.Error(c, http.StatusConflict, err.Error())
 	case errors.Is(err, ErrDocumentType):
-		writeError(c, http.StatusUnsupportedMediaType, ErrDocumentType.Error())
+		jsonapi.Error(c, http.StatusUnsupportedMediaType, ErrDocumentType.Error())
 	case errors.Is(err, ErrDocumentTooLarge):
-		writeError(c, http.StatusRequestEntityTooLarge, ErrDocumentTooLarge.Error())
+		jsonapi.Error(c, http.StatusRequestEntityTooLarge, ErrDocumentTooLarge.Error())
 	case errors.Is(err, ErrDocumentsUnavailable):
-		writeError(c, http.StatusNotImplemented, ErrDocumentsUnavailable.Error())
+		jsonapi.Error(c, http.StatusNotImplemented, ErrDocumentsUnavailable.Error())
 	case errors.Is(err, store.ErrConflict):
-		writeError(c, http.StatusConflict, "the account changed concurrently, try again")
+		jsonapi.Error(c, http.StatusConflict, "the account changed concurrently, try again")
 	default:
 		h.log.ErrorContext(c.Request.Context(), "registration public api", "path", c.FullPath(), "error", err)
-		writeError(c, http.StatusInternalServerError, "internal error")
+		jsonapi.Error(c, http.StatusInternalServerError, "internal error")
 		return
 	}
 	h.ipLimit.Give(c.ClientIP())
-}
-
-// decodeJSON reads an application/json body strictly into v; on error it
-// answers 415 or 400 and returns false.
-func decodeJSON(c *gin.Context, v any) bool {
-	if mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err != nil || mt != "application/json" {
-		writeError(c, http.StatusUnsupportedMediaType, "the request body must be application/json")
-		return false
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxAPIBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeError(c, http.StatusBadRequest, "request body: "+err.Error())
-		return false
-	}
-	return true
-}
-
-func writeError(c *gin.Context, status int, msg string) {
-	c.AbortWithStatusJSON(status, gin.H{"error": msg})
-}
-
-func rateLimited(c *gin.Context, wait time.Duration) {
-	c.Header("Retry-After", retryAfter(wait))
-	writeError(c, http.StatusTooManyRequests, "too many attempts, try again later")
-}
-
-// languages are the languages of the mails, the default first.
-var languages = language.NewMatcher([]language.Tag{language.French, language.English})
-
-// apiLocale returns the mails' language: given ("fr", "en"), else the
-// request's Accept-Language, else French. Another value answers 400 and
-// false.
-func apiLocale(c *gin.Context, given string) (string, bool) {
-	switch given {
-	case "fr", "en":
-		return given, true
-	case "":
-	default:
-		writeError(c, http.StatusBadRequest, "locale: fr or en")
-		return "", false
-	}
-	tags, _, err := language.ParseAcceptLanguage(c.GetHeader("Accept-Language"))
-	if err != nil || len(tags) == 0 {
-		return "fr", true
-	}
-	if _, i, conf := languages.Match(tags...); conf != language.No && i == 1 {
-		return "en", true
-	}
-	return "fr", true
 }

@@ -1,13 +1,11 @@
 package registration
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -15,6 +13,7 @@ import (
 	"github.com/canonid/canonid/authn"
 	"github.com/canonid/canonid/identity"
 	"github.com/canonid/canonid/ratelimit"
+	"github.com/canonid/canonid/server/jsonapi"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/web"
 )
@@ -353,7 +352,7 @@ func (h *Handler) passwordMessage(lang string, pe *authn.PolicyError) string {
 }
 
 func (h *Handler) renderRateLimited(c *gin.Context, lang string, wait time.Duration) {
-	c.Header("Retry-After", retryAfter(wait))
+	c.Header("Retry-After", jsonapi.RetryAfter(wait))
 	h.renderMessage(c, http.StatusTooManyRequests, lang, h.cat.T(lang, "ratelimit.title"), []string{h.cat.T(lang, "ratelimit.body")})
 }
 
@@ -392,12 +391,6 @@ func (h *Handler) clock(lang string, t time.Time) string {
 		return t.Format("2 January 2006 at 15:04")
 	}
 	return t.Format("02/01/2006 à 15:04")
-}
-
-// retryAfter is a wait in whole seconds, rounded up, at least 1.
-func retryAfter(wait time.Duration) string {
-	s := int64((wait.Round(time.Millisecond) + time.Second - 1) / time.Second)
-	return strconv.FormatInt(max(s, 1), 10)
 }
 
 func confirmURL(token string) string {
@@ -491,10 +484,7 @@ type mailRequest struct {
 
 func (h *Handler) sendMail(c *gin.Context) {
 	var req mailRequest
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "request body: " + err.Error()})
+	if !jsonapi.Decode(c, &req, 1<<20) { // a message to a whole org
 		return
 	}
 	sent, err := h.svc.SendMessage(c.Request.Context(), c.Param("org"), Message(req), h.actor(c))

@@ -1,7 +1,6 @@
 package scim
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -60,21 +59,16 @@ func queryKey(q store.AccountSearch) string {
 	return fmt.Sprintf("%s|%s|%v|%#v", q.Source, q.Sort, q.Descending, q.Filter)
 }
 
-// cached returns the query's key, the outbox head of tx and, if known at
-// that head, the number of accounts the query matches.
-func (c *pageCache) cached(ctx context.Context, tx store.Tx, q store.AccountSearch) (string, int64, int, bool, error) {
-	key := queryKey(q)
-	head, err := tx.Outbox().Head(ctx)
-	if err != nil {
-		return "", 0, 0, false, err
-	}
+// counted returns the number of accounts the query of key matches, if it
+// was counted at head.
+func (c *pageCache) counted(key string, head int64) (int, bool) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	e, ok := c.counts[key]
-	c.mu.Unlock()
-	if ok && e.head == head {
-		return key, head, e.total, true, nil
+	if !ok || e.head != head {
+		return 0, false
 	}
-	return key, head, 0, false, nil
+	return e.total, true
 }
 
 // store records the number of accounts the query matches at head.

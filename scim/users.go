@@ -121,10 +121,29 @@ func (s *Server) userPage(r *http.Request, params scim.ListRequestParams) (total
 		return 0, nil, nil, c, err
 	}
 	err = s.st.View(ctx, func(tx store.Tx) error {
-		key, head, n, known, err := s.pages.cached(ctx, tx, q)
+		key := queryKey(q)
+		q.Limit = params.Count
+		q.Offset = params.StartIndex - 1
+		var accs []identity.Account
+		searched := false
+		if params.Count > 0 && params.StartIndex == 1 {
+			// A first page is read before anything else: shorter than
+			// asked (a lookup by userName), it is the whole list, and
+			// neither the outbox head nor a count is needed.
+			if accs, err = tx.Accounts().Search(ctx, q); err != nil {
+				return err
+			}
+			if len(accs) < q.Limit {
+				total = len(accs)
+				return s.loadPage(ctx, tx, accs, &views, &names)
+			}
+			searched = true
+		}
+		head, err := tx.Outbox().Head(ctx)
 		if err != nil {
 			return err
 		}
+		n, known := s.pages.counted(key, head)
 		total = n
 		if params.Count == 0 || (known && params.StartIndex > total) {
 			if !known {
@@ -135,21 +154,19 @@ func (s *Server) userPage(r *http.Request, params scim.ListRequestParams) (total
 			}
 			return nil
 		}
-		q.Limit = params.Count
-		q.Offset = params.StartIndex - 1
 		cur, keyset := s.pages.cursor(key, head, params.StartIndex)
 		keyset = keyset && (q.Sort == "" || q.Sort == store.AttrID) && !q.Descending
-		if keyset {
-			q.After, q.Offset = cur.after, 0
-		}
-		accs, err := tx.Accounts().Search(ctx, q)
-		if err != nil {
-			return err
+		if !searched {
+			if keyset {
+				q.After, q.Offset = cur.after, 0
+			}
+			if accs, err = tx.Accounts().Search(ctx, q); err != nil {
+				return err
+			}
 		}
 		// A page that is not full ends the list: it tells the total
-		// without counting (a lookup by userName, the last page). An
-		// empty page past the first does not: the list may end before
-		// startIndex.
+		// without counting (the last page). An empty page past the first
+		// does not: the list may end before startIndex.
 		short := len(accs) < q.Limit && (len(accs) > 0 || params.StartIndex == 1)
 		switch {
 		case known:
@@ -171,13 +188,19 @@ func (s *Server) userPage(r *http.Request, params scim.ListRequestParams) (total
 		if len(accs) > 0 {
 			s.pages.remember(key, params.StartIndex+len(accs), accs[len(accs)-1].ID, head, total)
 		}
-		if views, err = loadUsers(ctx, tx, accs); err != nil {
-			return err
-		}
-		names, err = s.orgNames(ctx, tx, views)
-		return err
+		return s.loadPage(ctx, tx, accs, &views, &names)
 	})
 	return total, views, names, c, err
+}
+
+// loadPage reads what the users of accs show, and the names of their orgs.
+func (s *Server) loadPage(ctx context.Context, tx store.Tx, accs []identity.Account, views *[]userView, names *map[string]string) error {
+	var err error
+	if *views, err = loadUsers(ctx, tx, accs); err != nil {
+		return err
+	}
+	*names, err = s.orgNames(ctx, tx, *views)
+	return err
 }
 
 func (u users) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {

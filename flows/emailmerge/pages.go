@@ -2,10 +2,7 @@ package emailmerge
 
 import (
 	"embed"
-	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/canonid/canonid/web"
 )
@@ -38,44 +35,13 @@ func parseTemplates() (templates, error) {
 	return t, nil
 }
 
-// catalog holds the messages by language ("fr", "en") and key: fmt formats.
-type catalog map[string]map[string]string
+// catalog holds the messages by language ("fr", "en") and key.
+type catalog struct{ web.Catalog }
 
 // loadCatalog reads the embedded catalogs; both must have the same keys.
 func loadCatalog() (catalog, error) {
-	c := catalog{}
-	for _, lang := range []string{"fr", "en"} {
-		b, err := localeFS.ReadFile("locales/" + lang + ".json")
-		if err != nil {
-			return nil, err
-		}
-		var msgs map[string]string
-		if err := json.Unmarshal(b, &msgs); err != nil {
-			return nil, fmt.Errorf("emailmerge: catalog %s: %w", lang, err)
-		}
-		c[lang] = msgs
-	}
-	if fr, en := slices.Sorted(maps.Keys(c["fr"])), slices.Sorted(maps.Keys(c["en"])); !slices.Equal(fr, en) {
-		return nil, fmt.Errorf("emailmerge: the fr and en catalogs have different keys")
-	}
-	return c, nil
-}
-
-// T returns the message of key in lang (French when lang is unknown),
-// formatted with args. A missing key shows as itself.
-func (c catalog) T(lang, key string, args ...any) string {
-	msgs, ok := c[lang]
-	if !ok {
-		msgs = c["fr"]
-	}
-	m, ok := msgs[key]
-	if !ok {
-		return key
-	}
-	if len(args) == 0 {
-		return m
-	}
-	return fmt.Sprintf(m, args...)
+	c, err := web.LoadCatalog(localeFS, "emailmerge")
+	return catalog{c}, err
 }
 
 // field names a canonical field; attributes without a label show as their

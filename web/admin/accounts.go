@@ -325,7 +325,7 @@ func (h *Handler) fields(lang string, a identity.Account) []fieldRow {
 // fieldLabel names a field or attribute in the page's language; an
 // attribute without a name of its own shows as itself.
 func (h *Handler) fieldLabel(lang, field string) string {
-	if m, ok := h.cat.lookup(lang, "field."+field); ok {
+	if m, ok := h.cat.Lookup(lang, "field."+field); ok {
 		return m
 	}
 	return field

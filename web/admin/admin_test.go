@@ -666,7 +666,7 @@ func TestCatalogs(t *testing.T) {
 		}
 		for _, m := range keyRE.FindAllStringSubmatch(string(b), -1) {
 			for _, lang := range []string{"fr", "en"} {
-				if _, ok := cat[lang][m[1]]; !ok {
+				if _, ok := cat.Catalog[lang][m[1]]; !ok {
 					t.Errorf("%s: %s has no message %q", path, lang, m[1])
 				}
 			}
@@ -678,7 +678,7 @@ func TestCatalogs(t *testing.T) {
 	}
 	for _, s := range allStatuses {
 		for _, lang := range []string{"fr", "en"} {
-			if _, ok := cat[lang]["status."+string(s)]; !ok {
+			if _, ok := cat.Catalog[lang]["status."+string(s)]; !ok {
 				t.Errorf("%s: no message for status %s", lang, s)
 			}
 		}

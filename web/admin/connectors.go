@@ -354,7 +354,7 @@ func (h *Handler) dryRun(c *gin.Context) {
 
 // opLabel names a planned change.
 func (h *Handler) opLabel(lang, op string) string {
-	if m, ok := h.cat.lookup(lang, "op."+op); ok {
+	if m, ok := h.cat.Lookup(lang, "op."+op); ok {
 		return m
 	}
 	return op

@@ -145,7 +145,7 @@ func percent(v float64) string { return strconv.Itoa(int(math.Round(v*100))) + "
 // matchLabel names a matched field: its own message, else the conflict
 // message of the field it is a conflict of, else the field itself.
 func (h *Handler) matchLabel(lang, field string) string {
-	if m, ok := h.cat.lookup(lang, "match."+field); ok {
+	if m, ok := h.cat.Lookup(lang, "match."+field); ok {
 		return m
 	}
 	if base, ok := strings.CutSuffix(field, identity.MatchConflictSuffix); ok {

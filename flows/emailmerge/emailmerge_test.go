@@ -629,7 +629,7 @@ func TestLanguage(t *testing.T) {
 		br.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 		br.api(http.MethodPost, "/api/v1/me/emails", map[string]string{"address": "alice@perso.example"})
 		_, link := e.link()
-		if text := flowstest.MailText(t, e.mail.Server.Received()[0].Data); !strings.Contains(text, "To confirm that this e-mail address is yours") {
+		if text := e.mail.Server.Received()[0].Text(t); !strings.Contains(text, "To confirm that this e-mail address is yours") {
 			t.Errorf("the mail is not in English:\n%s", text)
 		}
 		p := br.Get(flowstest.PathOf(t, link))

@@ -1,15 +1,9 @@
 package flowstest
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"mime"
-	"mime/multipart"
-	"net/mail"
 	"net/url"
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -81,7 +75,7 @@ func (m *Mail) Receive() notifytest.Mail {
 func (m *Mail) Read() (to, text string) {
 	m.t.Helper()
 	r := m.Receive()
-	return r.To[0], MailText(m.t, r.Data)
+	return r.To[0], r.Text(m.t)
 }
 
 // Link returns the recipient and the link that re matches in the text of
@@ -114,39 +108,6 @@ func (m *Mail) Deliver(want int) {
 	if err != nil || sent != want || failed != 0 {
 		m.t.Fatalf("mail: sent %d, failed %d, %v; want %d sent", sent, failed, err, want)
 	}
-}
-
-// MailText returns the decoded text/plain part of a received message.
-func MailText(t *testing.T, raw []byte) string {
-	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("not an RFC 5322 message: %v", err)
-	}
-	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || !strings.HasPrefix(mt, "multipart/") {
-		t.Fatalf("Content-Type %q: %v", msg.Header.Get("Content-Type"), err)
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		ct, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
-		b, err := io.ReadAll(part)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ct == "text/plain" {
-			return string(b)
-		}
-	}
-	t.Fatal("no text/plain part")
-	return ""
 }
 
 // PathOf returns the path and query of a mailed link, for the browser.

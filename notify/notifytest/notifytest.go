@@ -4,6 +4,7 @@
 package notifytest
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,9 +14,13 @@ import (
 	"encoding/pem"
 	"io"
 	"math/big"
+	"mime"
+	"mime/multipart"
 	"net"
+	"net/mail"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -137,3 +142,37 @@ type discardLogger struct{}
 
 func (discardLogger) Printf(string, ...any) {}
 func (discardLogger) Println(...any)        {}
+
+// Text returns the decoded text/plain part of the message, failing t
+// when it has none.
+func (m Mail) Text(t testing.TB) string {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		t.Fatalf("not an RFC 5322 message: %v", err)
+	}
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil || !strings.HasPrefix(mt, "multipart/") {
+		t.Fatalf("Content-Type %q: %v", msg.Header.Get("Content-Type"), err)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
+		b, err := io.ReadAll(part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ct == "text/plain" {
+			return string(b)
+		}
+	}
+	t.Fatal("no text/plain part")
+	return ""
+}

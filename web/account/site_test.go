@@ -1,18 +1,14 @@
 package account
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"html"
 	"io"
 	"log/slog"
-	"mime"
-	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/mail"
 	"net/url"
 	"regexp"
 	"strings"
@@ -290,7 +286,7 @@ func (s *site) mail() (to, text string) {
 	if len(m.To) != 1 {
 		s.t.Fatalf("mail to %v", m.To)
 	}
-	return m.To[0], mailText(s.t, m.Data)
+	return m.To[0], m.Text(s.t)
 }
 
 // link returns the link the next mail received holds, checking its
@@ -307,39 +303,6 @@ func (s *site) link(to, path string) string {
 		s.t.Fatalf("no link to %s in the mail to %s:\n%s", path, to, text)
 	}
 	return link
-}
-
-// mailText returns the decoded text/plain part of a received message.
-func mailText(t *testing.T, raw []byte) string {
-	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("not an RFC 5322 message: %v", err)
-	}
-	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || !strings.HasPrefix(mt, "multipart/") {
-		t.Fatalf("Content-Type %q: %v", msg.Header.Get("Content-Type"), err)
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		ct, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
-		b, err := io.ReadAll(part)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ct == "text/plain" {
-			return string(b)
-		}
-	}
-	t.Fatal("no text/plain part")
-	return ""
 }
 
 // --- a browser reduced to HTTP -------------------------------------------

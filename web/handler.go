@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -515,11 +513,4 @@ func (h *Handler) guardFailed(c *gin.Context, loc locale) {
 		Paragraphs: []string{loc.T("csrf.body")},
 		Links:      []link{{Href: PathLogin, Label: loc.T("csrf.reload")}},
 	})
-}
-
-// retryAfter is the Retry-After value of a wait: whole seconds, rounded
-// up (after dropping float noise below the millisecond), at least 1.
-func retryAfter(wait time.Duration) string {
-	s := int64(math.Ceil(wait.Round(time.Millisecond).Seconds()))
-	return strconv.FormatInt(max(s, 1), 10)
 }

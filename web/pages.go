@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/server/jsonapi"
 	"github.com/canonid/canonid/store"
 )
 
@@ -237,7 +238,7 @@ func (h *Handler) referenceOf(c *gin.Context) string {
 
 // renderRateLimited answers 429 with Retry-After.
 func (h *Handler) renderRateLimited(c *gin.Context, loc locale, lr *LoginRequest, wait time.Duration) {
-	c.Header("Retry-After", retryAfter(wait))
+	c.Header("Retry-After", jsonapi.RetryAfter(wait))
 	body := loc.T("ratelimit.body.one")
 	if m := int(math.Ceil(wait.Round(time.Second).Minutes())); m > 1 {
 		body = loc.T("ratelimit.body.many", m)

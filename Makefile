@@ -40,6 +40,7 @@ test:
 	$(GO) test -run '^$$' -fuzz '^FuzzLinkPages$$' -fuzztime 3s -fuzzminimizetime 2s ./flows/activation/
 	$(GO) test -run '^$$' -fuzz '^FuzzConfirmPage$$' -fuzztime 3s -fuzzminimizetime 2s ./flows/registration/
 	$(GO) test -run '^$$' -fuzz '^FuzzFlatJSON$$' -fuzztime 3s -fuzzminimizetime 2s ./store/sqlstore/
+	$(GO) test -run '^$$' -fuzz '^FuzzTuples$$' -fuzztime 3s -fuzzminimizetime 2s ./store/sqlstore/
 
 ## fuzz: every fuzz target for FUZZTIME each, one after the other (go test
 ## -fuzz takes one target per run; no test timeout): make fuzz FUZZTIME=30m
@@ -58,6 +59,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLinkPages$$' -fuzztime $(FUZZTIME) -timeout 0 ./flows/activation/
 	$(GO) test -run '^$$' -fuzz '^FuzzConfirmPage$$' -fuzztime $(FUZZTIME) -timeout 0 ./flows/registration/
 	$(GO) test -run '^$$' -fuzz '^FuzzFlatJSON$$' -fuzztime $(FUZZTIME) -timeout 0 ./store/sqlstore/
+	$(GO) test -run '^$$' -fuzz '^FuzzTuples$$' -fuzztime $(FUZZTIME) -timeout 0 ./store/sqlstore/
 
 ## lint: formatting and vet
 lint:

@@ -120,25 +120,30 @@ func (s *Server) userPage(r *http.Request, params scim.ListRequestParams) (total
 	if q.Sort, q.Descending, err = userSort(r); err != nil {
 		return 0, nil, nil, c, err
 	}
-	err = s.st.View(ctx, func(tx store.Tx) error {
-		key := queryKey(q)
-		q.Limit = params.Count
-		q.Offset = params.StartIndex - 1
-		var accs []identity.Account
-		searched := false
-		if params.Count > 0 && params.StartIndex == 1 {
-			// A first page is read before anything else: shorter than
-			// asked (a lookup by userName), it is the whole list, and
-			// neither the outbox head nor a count is needed.
-			if accs, err = tx.Accounts().Search(ctx, q); err != nil {
+	key := queryKey(q)
+	q.Limit = params.Count
+	q.Offset = params.StartIndex - 1
+	var found []store.Listed
+	if params.Count > 0 && params.StartIndex == 1 {
+		// A first page is read on its own, one statement outside a
+		// transaction: shorter than asked (a lookup by userName), it is
+		// the whole list, and neither the outbox head nor a count is
+		// needed. On PostgreSQL a lookup is then two round trips, this
+		// and the token's.
+		short := false
+		err = s.st.Read(ctx, func(tx store.Tx) error {
+			if found, err = tx.Accounts().SearchListed(ctx, q); err != nil || len(found) >= q.Limit {
 				return err
 			}
-			if len(accs) < q.Limit {
-				total = len(accs)
-				return s.loadPage(ctx, tx, accs, &views, &names)
-			}
-			searched = true
+			short, total = true, len(found)
+			views, names, err = s.complete(ctx, tx, found)
+			return err
+		})
+		if err != nil || short {
+			return total, views, names, c, err
 		}
+	}
+	err = s.st.View(ctx, func(tx store.Tx) error {
 		head, err := tx.Outbox().Head(ctx)
 		if err != nil {
 			return err
@@ -156,28 +161,28 @@ func (s *Server) userPage(r *http.Request, params scim.ListRequestParams) (total
 		}
 		cur, keyset := s.pages.cursor(key, head, params.StartIndex)
 		keyset = keyset && (q.Sort == "" || q.Sort == store.AttrID) && !q.Descending
-		if !searched {
-			if keyset {
-				q.After, q.Offset = cur.after, 0
-			}
-			if accs, err = tx.Accounts().Search(ctx, q); err != nil {
-				return err
-			}
+		if keyset {
+			q.After, q.Offset = cur.after, 0
+		}
+		// A full first page was read above, but not in this snapshot:
+		// it is read again, with the head it goes with.
+		if found, err = tx.Accounts().SearchListed(ctx, q); err != nil {
+			return err
 		}
 		// A page that is not full ends the list: it tells the total
 		// without counting (the last page). An empty page past the first
 		// does not: the list may end before startIndex.
-		short := len(accs) < q.Limit && (len(accs) > 0 || params.StartIndex == 1)
+		short := len(found) < q.Limit && (len(found) > 0 || params.StartIndex == 1)
 		switch {
 		case known:
 		case keyset && cur.head != head:
 			// A walk that goes on across writes keeps its numbering.
 			total = cur.total
 			if short {
-				total = params.StartIndex - 1 + len(accs)
+				total = params.StartIndex - 1 + len(found)
 			}
 		case short:
-			total = params.StartIndex - 1 + len(accs)
+			total = params.StartIndex - 1 + len(found)
 			s.pages.store(key, head, total)
 		default:
 			if total, err = tx.Accounts().Count(ctx, q); err != nil {
@@ -185,22 +190,37 @@ func (s *Server) userPage(r *http.Request, params scim.ListRequestParams) (total
 			}
 			s.pages.store(key, head, total)
 		}
-		if len(accs) > 0 {
-			s.pages.remember(key, params.StartIndex+len(accs), accs[len(accs)-1].ID, head, total)
+		if len(found) > 0 {
+			s.pages.remember(key, params.StartIndex+len(found), found[len(found)-1].Account.ID, head, total)
 		}
-		return s.loadPage(ctx, tx, accs, &views, &names)
+		views, names, err = s.complete(ctx, tx, found)
+		return err
 	})
 	return total, views, names, c, err
 }
 
-// loadPage reads what the users of accs show, and the names of their orgs.
-func (s *Server) loadPage(ctx context.Context, tx store.Tx, accs []identity.Account, views *[]userView, names *map[string]string) error {
-	var err error
-	if *views, err = loadUsers(ctx, tx, accs); err != nil {
-		return err
+// complete turns listed accounts into the users they show, reading the
+// ids merged into those that have some and the names of their orgs.
+func (s *Server) complete(ctx context.Context, tx store.Tx, found []store.Listed) ([]userView, map[string]string, error) {
+	views := make([]userView, len(found))
+	var parents []string
+	for i, l := range found {
+		views[i] = userView{acc: l.Account, emails: l.Emails, links: l.Links, members: l.Memberships}
+		if l.Merged {
+			parents = append(parents, l.Account.ID)
+		}
 	}
-	*names, err = s.orgNames(ctx, tx, *views)
-	return err
+	if len(parents) > 0 {
+		merged, err := mergedIDs(ctx, tx, parents)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range views {
+			views[i].merged = merged[views[i].acc.ID]
+		}
+	}
+	names, err := s.orgNames(ctx, tx, views)
+	return views, names, err
 }
 
 func (u users) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {

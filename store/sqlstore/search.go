@@ -86,35 +86,49 @@ const activeStatus = "accounts.status IN ('active', 'pending_activation', 'pendi
 //
 // so that the default listing walks the primary key from the cursor.
 func (r accounts) Search(ctx context.Context, q store.AccountSearch) ([]identity.Account, error) {
-	where, args, err := searchWhere(r.t.s.d, q)
-	if err != nil {
+	query, args, err := searchQuery(r.t.s.d, q, "")
+	if err != nil || query == "" {
 		return nil, err
-	}
-	order, err := searchOrder(q)
-	if err != nil {
-		return nil, err
-	}
-	if q.Offset < 0 {
-		return nil, fmt.Errorf("search accounts: negative offset %d", q.Offset)
-	}
-	if q.Limit < 0 {
-		return nil, nil
-	}
-	if q.After != "" {
-		where += " AND id > ?"
-		args = append(args, q.After)
-	}
-	query := "SELECT " + accountCols + " FROM accounts WHERE " + where + " ORDER BY " + order + " LIMIT ?"
-	args = append(args, cmp.Or(q.Limit, defaultSearchLimit))
-	if q.Offset > 0 {
-		query += " OFFSET ?"
-		args = append(args, q.Offset)
 	}
 	found, err := scanAccounts(r.t.query(ctx, query, args...))
 	if err != nil {
 		return nil, fmt.Errorf("search accounts: %w", err)
 	}
 	return found, nil
+}
+
+// searchQuery is Search's statement, reading accountCols and then more,
+// if not empty; "" for a negative limit, which finds nothing.
+func searchQuery(d Dialect, q store.AccountSearch, more string) (string, []any, error) {
+	where, args, err := searchWhere(d, q)
+	if err != nil {
+		return "", nil, err
+	}
+	order, err := searchOrder(q)
+	if err != nil {
+		return "", nil, err
+	}
+	if q.Offset < 0 {
+		return "", nil, fmt.Errorf("search accounts: negative offset %d", q.Offset)
+	}
+	if q.Limit < 0 {
+		return "", nil, nil
+	}
+	if q.After != "" {
+		where += " AND id > ?"
+		args = append(args, q.After)
+	}
+	cols := accountCols
+	if more != "" {
+		cols += ", " + more
+	}
+	query := "SELECT " + cols + " FROM accounts WHERE " + where + " ORDER BY " + order + " LIMIT ?"
+	args = append(args, cmp.Or(q.Limit, defaultSearchLimit))
+	if q.Offset > 0 {
+		query += " OFFSET ?"
+		args = append(args, q.Offset)
+	}
+	return query, args, nil
 }
 
 // Count implements store.Accounts: the WHERE clause of Search, without the

@@ -47,6 +47,7 @@ func Run(t *testing.T, open Opener, opts Options) {
 		{"Accounts", testAccounts},
 		{"AccountsList", testAccountsList},
 		{"AccountsSearch", testAccountsSearch},
+		{"AccountsSearchListed", testSearchListed},
 		{"AccountsUnicodeCase", testUnicodeCase},
 		{"AccountsResolve", testResolve},
 		{"AccountsMailForward", testMailForward},

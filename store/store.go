@@ -185,10 +185,14 @@ type Accounts interface {
 	MergedInto(ctx context.Context, ids []string) (map[string][]string, error)
 }
 
-// Listed is an account as Accounts.SearchListed returns it: the account
-// as Search does, and parts of its rows in other tables. The fields a part
-// leaves out are zero.
+// Listed is an account as Accounts.SearchListed returns it: the parts of
+// the account and of its rows in other tables that a listing shows. The
+// fields a part leaves out are zero.
 type Listed struct {
+	// Account has ID, Status, Login, GivenName, FamilyName, DisplayName,
+	// Phone, Attributes, CreatedAt, UpdatedAt and Version; a listing reads
+	// neither password hashes nor provenance, consents, forwarding, birth
+	// date or last login.
 	Account identity.Account
 	// Emails are the account's addresses, primary first then by address,
 	// with AccountID, Address, Verified and Primary.

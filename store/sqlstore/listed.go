@@ -2,8 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/canonid/canonid/identity"
@@ -29,9 +31,10 @@ func (r accounts) SearchListed(ctx context.Context, q store.AccountSearch) ([]st
 	return found, nil
 }
 
-// listedCols are the columns SearchListed reads after accountCols. The
-// tuples hold strings and booleans (1 and 0 on SQLite); an account without
-// rows gets [] on SQLite and NULL on PostgreSQL.
+// listedCols are the columns SearchListed reads: those of the account a
+// listing shows (store.Listed says which), then the aggregates. The tuples
+// hold strings and booleans (1 and 0 on SQLite); an account without rows
+// gets [] on SQLite and NULL on PostgreSQL.
 func listedCols(d Dialect) string {
 	agg, tuple, exists := "json_group_array", "json_array", "EXISTS"
 	if d.Name == "postgres" {
@@ -41,7 +44,8 @@ func listedCols(d Dialect) string {
 		return "(SELECT " + agg + "(" + tuple + "(" + cols + ") ORDER BY " + order + ") FROM " + table +
 			" l WHERE l.account_id = accounts.id)"
 	}
-	return sub("l.address, l.verified, l.is_primary", "emails", "l.is_primary DESC, l.address") + ", " +
+	return "id, status, login, given_name, family_name, display_name, phone, attributes, created_at, updated_at, version, " +
+		sub("l.address, l.verified, l.is_primary", "emails", "l.is_primary DESC, l.address") + ", " +
 		sub("l.source, l.external_id, l.status", "links", "l.source, l.external_id") + ", " +
 		sub("l.org_id, l.role, l.state", "memberships", "l.org_id") + ", " +
 		exists + " (SELECT 1 FROM accounts m WHERE m.merged_into = accounts.id)"
@@ -49,36 +53,37 @@ func listedCols(d Dialect) string {
 
 func scanListed(r *sqlRows) (store.Listed, error) {
 	var l store.Listed
-	var emails, links, members strCol
-	var a identity.Account
-	var login, mergedInto strCol
-	var attrs, prov, consents, forward jsonCol
-	var lastLogin, created, updated timeCol
-	err := r.Scan(&a.ID, &a.Status, &login, &a.GivenName, &a.FamilyName, &a.DisplayName, &a.BirthDate, &a.Phone,
-		&attrs, &prov, &consents, &forward, &a.PasswordHash, &mergedInto, &lastLogin, &created, &updated, &a.Version,
-		&emails, &links, &members, &l.Merged)
+	// The aggregates are decoded before the next row: they need no copy.
+	var emails, links, members sql.RawBytes
+	a := &l.Account
+	var login strCol
+	var attrs jsonCol
+	var created, updated timeCol
+	err := r.Scan(&a.ID, &a.Status, &login, &a.GivenName, &a.FamilyName, &a.DisplayName, &a.Phone, &attrs,
+		&created, &updated, &a.Version, &emails, &links, &members, &l.Merged)
 	if err != nil {
 		return l, err
 	}
-	if l.Account, err = finishAccount(a, login, mergedInto, attrs, prov, consents, forward, lastLogin, created, updated); err != nil {
-		return l, err
+	a.Login, a.CreatedAt, a.UpdatedAt = string(login), time.Time(created), time.Time(updated)
+	if err := attrs.into(&a.Attributes); err != nil {
+		return l, fmt.Errorf("account %s attributes: %w", a.ID, err)
 	}
 	id := a.ID
-	err = decodeTuples([]byte(emails), 3, func(v []tupleValue) error {
+	err = decodeTuples(emails, 3, func(v []tupleValue) error {
 		l.Emails = append(l.Emails, identity.Email{AccountID: id, Address: v[0].s, Verified: v[1].bool(), Primary: v[2].bool()})
 		return nil
 	})
 	if err != nil {
 		return l, fmt.Errorf("account %s e-mails: %w", id, err)
 	}
-	err = decodeTuples([]byte(links), 3, func(v []tupleValue) error {
+	err = decodeTuples(links, 3, func(v []tupleValue) error {
 		l.Links = append(l.Links, identity.Link{Source: v[0].s, ExternalID: v[1].s, AccountID: id, Status: identity.LinkStatus(v[2].s)})
 		return nil
 	})
 	if err != nil {
 		return l, fmt.Errorf("account %s links: %w", id, err)
 	}
-	err = decodeTuples([]byte(members), 3, func(v []tupleValue) error {
+	err = decodeTuples(members, 3, func(v []tupleValue) error {
 		l.Memberships = append(l.Memberships, identity.Membership{OrgID: v[0].s, AccountID: id, Role: identity.Role(v[1].s), State: identity.MembershipState(v[2].s)})
 		return nil
 	})
@@ -100,8 +105,8 @@ func (v tupleValue) bool() bool { return !v.quoted && (v.s == "true" || v.s == "
 
 // decodeTuples reads doc, a JSON array of arrays of width scalars (or
 // nothing: an empty document or SQL NULL), calling fn with each array.
-// Strings without escapes are read in place; a string with one goes
-// through encoding/json.
+// Strings without escapes are substrings of one copy of doc; a string with
+// one goes through encoding/json.
 func decodeTuples(doc []byte, width int, fn func([]tupleValue) error) error {
 	if len(doc) == 0 {
 		return nil
@@ -109,7 +114,7 @@ func decodeTuples(doc []byte, width int, fn func([]tupleValue) error) error {
 	if !utf8.Valid(doc) {
 		return fmt.Errorf("aggregate is not valid UTF-8")
 	}
-	p := flatParser{doc: doc}
+	p := flatParser{doc: doc, text: string(doc)}
 	bad := func() error { return fmt.Errorf("malformed aggregate at byte %d of %q", p.i, doc) }
 	if !p.byte('[') {
 		return bad()
@@ -166,13 +171,13 @@ func (p *flatParser) scalar() (tupleValue, bool) {
 			}
 			p.i++
 		}
-		tok := string(p.doc[start:p.i])
+		tok := p.text[start:p.i]
 		switch tok {
-		case "true", "false", "null":
+		case "true", "false", "null", "0", "1": // SQLite's booleans are 0 and 1
 			return tupleValue{s: tok}, true
 		}
 		var n json.Number
-		if json.Unmarshal([]byte(tok), &n) != nil {
+		if json.Unmarshal(p.doc[start:p.i], &n) != nil {
 			return tupleValue{}, false
 		}
 		return tupleValue{s: tok}, true
@@ -189,7 +194,7 @@ func (p *flatParser) scalar() (tupleValue, bool) {
 		case c == '"':
 			p.i++
 			if !escaped {
-				return tupleValue{s: string(p.doc[start+1 : p.i-1]), quoted: true}, true
+				return tupleValue{s: p.text[start+1 : p.i-1], quoted: true}, true
 			}
 			var s string
 			if json.Unmarshal(p.doc[start:p.i], &s) != nil {

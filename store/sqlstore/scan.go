@@ -149,12 +149,6 @@ func scanAccount(r interface{ Scan(...any) error }) (identity.Account, error) {
 	if err != nil {
 		return a, err
 	}
-	return finishAccount(a, login, mergedInto, attrs, prov, consents, forward, lastLogin, created, updated)
-}
-
-// finishAccount sets the fields of a scanned from the columns of
-// accountCols that need decoding.
-func finishAccount(a identity.Account, login, mergedInto strCol, attrs, prov, consents, forward jsonCol, lastLogin, created, updated timeCol) (identity.Account, error) {
 	a.Login, a.MergedInto = string(login), string(mergedInto)
 	a.LastLoginAt, a.CreatedAt, a.UpdatedAt = time.Time(lastLogin), time.Time(created), time.Time(updated)
 	if err := attrs.into(&a.Attributes); err != nil {

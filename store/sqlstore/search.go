@@ -86,7 +86,7 @@ const activeStatus = "accounts.status IN ('active', 'pending_activation', 'pendi
 //
 // so that the default listing walks the primary key from the cursor.
 func (r accounts) Search(ctx context.Context, q store.AccountSearch) ([]identity.Account, error) {
-	query, args, err := searchQuery(r.t.s.d, q, "")
+	query, args, err := searchQuery(r.t.s.d, q, accountCols)
 	if err != nil || query == "" {
 		return nil, err
 	}
@@ -97,9 +97,9 @@ func (r accounts) Search(ctx context.Context, q store.AccountSearch) ([]identity
 	return found, nil
 }
 
-// searchQuery is Search's statement, reading accountCols and then more,
-// if not empty; "" for a negative limit, which finds nothing.
-func searchQuery(d Dialect, q store.AccountSearch, more string) (string, []any, error) {
+// searchQuery is Search's statement reading cols; "" for a negative limit,
+// which finds nothing.
+func searchQuery(d Dialect, q store.AccountSearch, cols string) (string, []any, error) {
 	where, args, err := searchWhere(d, q)
 	if err != nil {
 		return "", nil, err
@@ -117,10 +117,6 @@ func searchQuery(d Dialect, q store.AccountSearch, more string) (string, []any, 
 	if q.After != "" {
 		where += " AND id > ?"
 		args = append(args, q.After)
-	}
-	cols := accountCols
-	if more != "" {
-		cols += ", " + more
 	}
 	query := "SELECT " + cols + " FROM accounts WHERE " + where + " ORDER BY " + order + " LIMIT ?"
 	args = append(args, cmp.Or(q.Limit, defaultSearchLimit))

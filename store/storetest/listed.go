@@ -29,7 +29,9 @@ func testSearchListed(t *testing.T, st store.Store, _ Options) {
 	update(t, st, func(tx store.Tx) error {
 		for i := range 12 {
 			a := identity.Account{Status: identity.StatusActive, Login: fmt.Sprintf("listed%02d", i), GivenName: "Given",
-				FamilyName: fmt.Sprintf("Family %d", i%5), Attributes: map[string][]string{"supannEmpId": {fmt.Sprint(i)}}}
+				FamilyName: fmt.Sprintf("Family %d", i%5), DisplayName: fmt.Sprintf("Given %d", i), Phone: fmt.Sprintf("+33 6 00 00 00 %02d", i),
+				BirthDate: "2001-02-03", PasswordHash: "$argon2id$not-read", Attributes: map[string][]string{"supannEmpId": {fmt.Sprint(i)}},
+				Provenance: map[string]string{"given_name": "scim:hr"}}
 			if err := tx.Accounts().Create(ctx, &a); err != nil {
 				return err
 			}
@@ -139,7 +141,9 @@ func listedByParts(tx store.Tx, q store.AccountSearch) ([]store.Listed, error) {
 	}
 	out := make([]store.Listed, len(accs))
 	for i, a := range accs {
-		out[i] = store.Listed{Account: a, Merged: len(merged[a.ID]) > 0}
+		shown := identity.Account{ID: a.ID, Status: a.Status, Login: a.Login, GivenName: a.GivenName, FamilyName: a.FamilyName,
+			DisplayName: a.DisplayName, Phone: a.Phone, Attributes: a.Attributes, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, Version: a.Version}
+		out[i] = store.Listed{Account: shown, Merged: len(merged[a.ID]) > 0}
 		for _, e := range emails[a.ID] {
 			out[i].Emails = append(out[i].Emails, identity.Email{AccountID: e.AccountID, Address: e.Address, Verified: e.Verified, Primary: e.Primary})
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -21,6 +22,13 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful shutdown: requests still running
 	// after it are cut.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// TrustedProxies are the addresses (IPs or CIDR ranges) of the
+	// reverse proxies in front of canonid. For a request whose peer is one
+	// of them, the client's address is the right-most address of
+	// X-Forwarded-For that is not itself a trusted proxy; from any other
+	// peer the header is ignored. Empty, the default, trusts none. The
+	// client's address keys the per-address rate limits and the access log.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // DefaultConfig returns the configuration used when the file says nothing:
@@ -46,7 +54,29 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdown_timeout: must be positive, got %s", c.ShutdownTimeout))
 	}
+	for i, p := range c.TrustedProxies {
+		if err := checkProxy(p); err != nil {
+			errs = append(errs, fmt.Errorf("trusted_proxies[%d]: %w", i, err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// checkProxy accepts an IP address or a CIDR range, but not one holding
+// every address: X-Forwarded-For would then be anybody's to forge, and
+// with it the address the rate limits count.
+func checkProxy(s string) error {
+	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+		return nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return fmt.Errorf("must be an IP address or a CIDR range such as 10.0.0.0/8, got %q", s)
+	}
+	if p.Bits() == 0 {
+		return fmt.Errorf("%q trusts every address, so any client could set its own address in X-Forwarded-For; name the proxies' addresses", s)
+	}
+	return nil
 }
 
 // validListen accepts host:port with a numeric port; the host may be empty

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,13 @@ func TestConfigValidate(t *testing.T) {
 		{"public url no host", func(c *server.Config) { c.PublicURL = "https://" }, []string{"public_url: "}},
 		{"public url user info", func(c *server.Config) { c.PublicURL = "https://u:p@id.example.fr" }, []string{"public_url: "}},
 		{"zero timeout", func(c *server.Config) { c.ShutdownTimeout = 0 }, []string{"shutdown_timeout: must be positive, got 0s"}},
+		{"trusted proxies", func(c *server.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1"} }, nil},
+		{"trusted proxy not an address", func(c *server.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "proxy.internal"} },
+			[]string{`trusted_proxies[1]: must be an IP address or a CIDR range such as 10.0.0.0/8, got "proxy.internal"`}},
+		{"trusted proxy with a zone", func(c *server.Config) { c.TrustedProxies = []string{"fe80::1%eth0"} }, []string{"trusted_proxies[0]: must be an IP address"}},
+		{"trusted proxy bad prefix", func(c *server.Config) { c.TrustedProxies = []string{"10.0.0.0/33"} }, []string{"trusted_proxies[0]: must be an IP address"}},
+		{"trusting everybody", func(c *server.Config) { c.TrustedProxies = []string{"0.0.0.0/0", "::/0"} },
+			[]string{`trusted_proxies[0]: "0.0.0.0/0" trusts every address`, `trusted_proxies[1]: "::/0" trusts every address`}},
 		{"everything wrong", func(c *server.Config) { *c = server.Config{ShutdownTimeout: -time.Second} },
 			[]string{"listen: ", "public_url: ", "shutdown_timeout: must be positive, got -1s"}},
 	}
@@ -64,7 +72,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestDefaultConfig(t *testing.T) {
 	want := server.Config{Listen: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080", ShutdownTimeout: 15 * time.Second}
-	if got := server.DefaultConfig(); got != want {
+	if got := server.DefaultConfig(); !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultConfig = %+v, want %+v", got, want)
 	}
 }

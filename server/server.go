@@ -112,8 +112,11 @@ func New(cfg Config, deps Deps) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	// No proxy is trusted until configured: the client address is the
-	// peer's, X-Forwarded-For is ignored.
-	if err := e.SetTrustedProxies(nil); err != nil {
+	// peer's, X-Forwarded-For is ignored. From a trusted proxy only
+	// X-Forwarded-For counts: a proxy that does not set X-Real-IP would
+	// pass on the client's own.
+	e.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	if err := e.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		panic(fmt.Sprintf("server: trusted proxies: %v", err))
 	}
 	e.Use(s.requestID, s.accessLog, s.observe, s.recovery)

@@ -83,6 +83,11 @@ type testServer struct {
 
 func newTestServer(t *testing.T, deps server.Deps) testServer {
 	t.Helper()
+	return newTestServerConfig(t, server.DefaultConfig(), deps)
+}
+
+func newTestServerConfig(t *testing.T, cfg server.Config, deps server.Deps) testServer {
+	t.Helper()
 	logs := &syncBuffer{}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -96,7 +101,7 @@ func newTestServer(t *testing.T, deps server.Deps) testServer {
 	if deps.Registry == nil {
 		deps.Registry = prometheus.NewRegistry()
 	}
-	return testServer{Server: server.New(server.DefaultConfig(), deps), logs: logs}
+	return testServer{Server: server.New(cfg, deps), logs: logs}
 }
 
 // do serves one request and returns the recorded answer.
@@ -310,6 +315,47 @@ func TestAccessLog(t *testing.T) {
 	}
 	if _, ok := line["duration_ms"].(float64); !ok {
 		t.Errorf("log duration_ms = %v", line["duration_ms"])
+	}
+}
+
+// TestClientAddress: the client's address (the access log's "remote", and
+// what the rate limits count) is the peer's unless the peer is a trusted
+// proxy; then it is the right-most address of X-Forwarded-For that is not
+// a trusted proxy. httptest's peer is 192.0.2.1.
+func TestClientAddress(t *testing.T) {
+	tests := []struct {
+		name    string
+		trusted []string
+		header  http.Header
+		want    string
+	}{
+		{"no proxy trusted", nil, http.Header{"X-Forwarded-For": {"198.51.100.7"}}, "192.0.2.1"},
+		{"peer not trusted", []string{"10.0.0.0/8"}, http.Header{"X-Forwarded-For": {"198.51.100.7"}}, "192.0.2.1"},
+		{"trusted peer", []string{"192.0.2.1"}, http.Header{"X-Forwarded-For": {"198.51.100.7"}}, "198.51.100.7"},
+		{"forged first hop", []string{"192.0.2.0/24"}, http.Header{"X-Forwarded-For": {"203.0.113.9, 198.51.100.7"}}, "198.51.100.7"},
+		{"chain of proxies", []string{"192.0.2.0/24"}, http.Header{"X-Forwarded-For": {"198.51.100.7, 192.0.2.50"}}, "198.51.100.7"},
+		{"header split over lines", []string{"192.0.2.0/24"}, http.Header{"X-Forwarded-For": {"203.0.113.9", "198.51.100.7"}}, "198.51.100.7"},
+		{"X-Real-IP ignored", []string{"192.0.2.1"}, http.Header{"X-Real-Ip": {"198.51.100.8"}}, "192.0.2.1"},
+		{"trusted peer, no header", []string{"192.0.2.1"}, nil, "192.0.2.1"},
+		{"garbage in the header", []string{"192.0.2.1"}, http.Header{"X-Forwarded-For": {"not-an-address"}}, "192.0.2.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := server.DefaultConfig()
+			cfg.TrustedProxies = tt.trusted
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			s := newTestServerConfig(t, cfg, server.Deps{})
+			do(s.Handler(), http.MethodGet, "/healthz", tt.header)
+			var line map[string]any
+			if err := json.Unmarshal([]byte(strings.TrimSpace(s.logs.String())), &line); err != nil {
+				t.Fatalf("log %q: %v", s.logs, err)
+			}
+			if line["remote"] != tt.want {
+				t.Errorf("remote = %v, want %s", line["remote"], tt.want)
+			}
+		})
 	}
 }
 

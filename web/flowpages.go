@@ -2,10 +2,13 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 )
@@ -42,6 +45,25 @@ func ParseFlowTemplate(fsys fs.FS, funcs template.FuncMap, patterns ...string) (
 		return nil, errors.New(`flow template: no "content" template defined`)
 	}
 	return &FlowTemplate{t: t}, nil
+}
+
+// ParseFlowTemplates parses a package's pages with ParseFlowTemplate: each
+// file named in pages, then the files of shared (the partials the pages
+// use), all under fsys's templates/ folder, into the page's destination.
+// The error names the first file, in name order, that fails.
+func ParseFlowTemplates(fsys fs.FS, funcs template.FuncMap, shared []string, pages map[string]**FlowTemplate) error {
+	for _, name := range slices.Sorted(maps.Keys(pages)) {
+		patterns := []string{"templates/" + name}
+		for _, f := range shared {
+			patterns = append(patterns, "templates/"+f)
+		}
+		t, err := ParseFlowTemplate(fsys, funcs, patterns...)
+		if err != nil {
+			return fmt.Errorf("template %s: %w", name, err)
+		}
+		*pages[name] = t
+	}
+	return nil
 }
 
 // FlowPage is what a FlowTemplate's content reads.

@@ -22,15 +22,9 @@ type templates struct {
 
 func parseTemplates() (templates, error) {
 	var t templates
-	for _, p := range []struct {
-		dst  **web.FlowTemplate
-		name string
-	}{{&t.step, "step.html"}, {&t.message, "message.html"}} {
-		ft, err := web.ParseFlowTemplate(templateFS, nil, "templates/"+p.name)
-		if err != nil {
-			return templates{}, fmt.Errorf("activation: template %s: %w", p.name, err)
-		}
-		*p.dst = ft
+	err := web.ParseFlowTemplates(templateFS, nil, nil, map[string]**web.FlowTemplate{"step.html": &t.step, "message.html": &t.message})
+	if err != nil {
+		return templates{}, fmt.Errorf("activation: %w", err)
 	}
 	return t, nil
 }

@@ -22,15 +22,11 @@ type templates struct {
 
 func parseTemplates() (templates, error) {
 	var t templates
-	for _, p := range []struct {
-		dst  **web.FlowTemplate
-		name string
-	}{{&t.confirm, "confirm.html"}, {&t.preview, "preview.html"}, {&t.message, "message.html"}} {
-		ft, err := web.ParseFlowTemplate(templateFS, nil, "templates/"+p.name)
-		if err != nil {
-			return templates{}, fmt.Errorf("emailmerge: template %s: %w", p.name, err)
-		}
-		*p.dst = ft
+	err := web.ParseFlowTemplates(templateFS, nil, nil, map[string]**web.FlowTemplate{
+		"confirm.html": &t.confirm, "preview.html": &t.preview, "message.html": &t.message,
+	})
+	if err != nil {
+		return templates{}, fmt.Errorf("emailmerge: %w", err)
 	}
 	return t, nil
 }

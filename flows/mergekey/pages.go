@@ -51,15 +51,11 @@ type templates struct {
 
 func parseTemplates() (templates, error) {
 	var t templates
-	for _, p := range []struct {
-		dst  **web.FlowTemplate
-		file string
-	}{{&t.key, "key.html"}, {&t.merge, "merge.html"}, {&t.preview, "preview.html"}, {&t.message, "message.html"}} {
-		ft, err := web.ParseFlowTemplate(templateFS, nil, "templates/"+p.file, "templates/merged.html")
-		if err != nil {
-			return templates{}, fmt.Errorf("template %s: %w", p.file, err)
-		}
-		*p.dst = ft
+	err := web.ParseFlowTemplates(templateFS, nil, []string{"merged.html"}, map[string]**web.FlowTemplate{
+		"key.html": &t.key, "merge.html": &t.merge, "preview.html": &t.preview, "message.html": &t.message,
+	})
+	if err != nil {
+		return templates{}, fmt.Errorf("mergekey: %w", err)
 	}
 	return t, nil
 }

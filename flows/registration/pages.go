@@ -22,15 +22,11 @@ type templates struct {
 
 func parseTemplates() (templates, error) {
 	var t templates
-	for _, p := range []struct {
-		dst  **web.FlowTemplate
-		name string
-	}{{&t.form, "form.html"}, {&t.confirm, "confirm.html"}, {&t.message, "message.html"}, {&t.console, "console.html"}} {
-		ft, err := web.ParseFlowTemplate(templateFS, nil, "templates/"+p.name)
-		if err != nil {
-			return templates{}, fmt.Errorf("registration: template %s: %w", p.name, err)
-		}
-		*p.dst = ft
+	err := web.ParseFlowTemplates(templateFS, nil, nil, map[string]**web.FlowTemplate{
+		"form.html": &t.form, "confirm.html": &t.confirm, "message.html": &t.message, "console.html": &t.console,
+	})
+	if err != nil {
+		return templates{}, fmt.Errorf("registration: %w", err)
 	}
 	return t, nil
 }

@@ -320,15 +320,11 @@ var funcs = template.FuncMap{
 
 func parseTemplates() (templates, error) {
 	var t templates
-	for _, p := range []struct {
-		dst  **web.FlowTemplate
-		file string
-	}{{&t.overview, "overview.html"}, {&t.password, "password.html"}, {&t.sessions, "sessions.html"}, {&t.message, "message.html"}} {
-		ft, err := web.ParseFlowTemplate(templateFS, funcs, "templates/"+p.file, "templates/icons.html")
-		if err != nil {
-			return templates{}, fmt.Errorf("template %s: %w", p.file, err)
-		}
-		*p.dst = ft
+	err := web.ParseFlowTemplates(templateFS, funcs, []string{"icons.html"}, map[string]**web.FlowTemplate{
+		"overview.html": &t.overview, "password.html": &t.password, "sessions.html": &t.sessions, "message.html": &t.message,
+	})
+	if err != nil {
+		return templates{}, fmt.Errorf("account: %w", err)
 	}
 	return t, nil
 }

@@ -26,20 +26,14 @@ type templates struct {
 
 func parseTemplates() (templates, error) {
 	var t templates
-	for _, p := range []struct {
-		dst  **web.FlowTemplate
-		name string
-	}{
-		{&t.message, "message.html"}, {&t.accounts, "accounts.html"}, {&t.account, "account.html"},
-		{&t.merges, "merges.html"}, {&t.duplicates, "duplicates.html"}, {&t.preview, "preview.html"},
-		{&t.imports, "imports.html"}, {&t.report, "report.html"}, {&t.connectors, "connectors.html"},
-		{&t.dryRun, "dryrun.html"}, {&t.propagation, "propagation.html"}, {&t.audit, "audit.html"},
-	} {
-		ft, err := web.ParseFlowTemplate(templateFS, templateFuncs(), "templates/partials.html", "templates/"+p.name)
-		if err != nil {
-			return templates{}, fmt.Errorf("admin: template %s: %w", p.name, err)
-		}
-		*p.dst = ft
+	err := web.ParseFlowTemplates(templateFS, templateFuncs(), []string{"partials.html"}, map[string]**web.FlowTemplate{
+		"message.html": &t.message, "accounts.html": &t.accounts, "account.html": &t.account,
+		"merges.html": &t.merges, "duplicates.html": &t.duplicates, "preview.html": &t.preview,
+		"imports.html": &t.imports, "report.html": &t.report, "connectors.html": &t.connectors,
+		"dryrun.html": &t.dryRun, "propagation.html": &t.propagation, "audit.html": &t.audit,
+	})
+	if err != nil {
+		return templates{}, fmt.Errorf("admin: %w", err)
 	}
 	return t, nil
 }

@@ -399,8 +399,15 @@ func TestDeadLetterAndRetry(t *testing.T) {
 		if dead[0].AccountID != bad.ID || dead[0].Attempts != 3 || !strings.Contains(dead[0].LastError, "400") {
 			t.Fatalf("dead letter %+v", dead[0])
 		}
-		status, err := propagate.Status(ctx, st, []string{"mem"})
-		if err != nil || status[0].DeadLetters != 1 || status[0].Lag != 0 {
+		// The good account is written before the cursor past it is
+		// stored: wait for the store, not for the target.
+		var status []propagate.TargetStatus
+		var err error
+		waitStore(t, "the cursor past the good account", func() bool {
+			status, err = propagate.Status(ctx, st, []string{"mem"})
+			return err != nil || status[0].Lag == 0
+		})
+		if err != nil || status[0].DeadLetters != 1 {
 			t.Fatalf("status %+v, %v", status, err)
 		}
 

@@ -2,13 +2,10 @@ package mergekey
 
 import (
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -96,23 +93,12 @@ func (m msgs) field(name string) string {
 type catalogs map[string]msgs
 
 func loadCatalogs(loc *time.Location) (catalogs, error) {
+	cat, err := web.LoadCatalog(localeFS, "mergekey")
+	if err != nil {
+		return nil, err
+	}
 	c := catalogs{}
-	var first []string
-	for _, tag := range languages {
-		b, err := localeFS.ReadFile("locales/" + tag + ".json")
-		if err != nil {
-			return nil, fmt.Errorf("catalog %s: %w", tag, err)
-		}
-		var m map[string]string
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("catalog %s: %w", tag, err)
-		}
-		keys := slices.Sorted(maps.Keys(m))
-		if first == nil {
-			first = keys
-		} else if !slices.Equal(first, keys) {
-			return nil, fmt.Errorf("catalog %s: its keys differ from catalog %s's", tag, languages[0])
-		}
+	for tag, m := range cat {
 		c[tag] = msgs{tag: tag, m: m, loc: loc}
 	}
 	return c, nil

@@ -21,15 +21,12 @@ package account
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
-	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
 
@@ -371,23 +368,12 @@ func (m msgs) has(key string) bool {
 type catalogs map[string]msgs
 
 func loadCatalogs(loc *time.Location) (catalogs, error) {
+	cat, err := web.LoadCatalog(localeFS, "account")
+	if err != nil {
+		return nil, err
+	}
 	c := catalogs{}
-	var first []string
-	for _, tag := range languages {
-		b, err := localeFS.ReadFile("locales/" + tag + ".json")
-		if err != nil {
-			return nil, fmt.Errorf("catalog %s: %w", tag, err)
-		}
-		var m map[string]string
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("catalog %s: %w", tag, err)
-		}
-		keys := slices.Sorted(maps.Keys(m))
-		if first == nil {
-			first = keys
-		} else if !slices.Equal(first, keys) {
-			return nil, fmt.Errorf("catalog %s: its keys differ from catalog %s's", tag, languages[0])
-		}
+	for tag, m := range cat {
 		c[tag] = msgs{Tag: tag, m: m, loc: loc}
 	}
 	return c, nil

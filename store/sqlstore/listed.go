@@ -12,12 +12,12 @@ import (
 	"github.com/canonid/canonid/store"
 )
 
-// SearchListed implements store.Accounts: Search's statement with three
-// more columns, each account's addresses, link heads and memberships as
-// JSON arrays of tuples the database aggregates, and whether an account
-// was merged into it. A page of 100 users was five statements and some 300
-// rows, each row a dozen calls into the driver; it is now one statement of
-// 100 rows.
+// SearchListed implements store.Accounts: Search's statement reading the
+// account columns a listing shows, then each account's addresses, link
+// heads and memberships as JSON arrays of tuples the database aggregates,
+// and whether an account was merged into it. A page of 100 users was five
+// statements and some 300 rows, each row a dozen calls into the driver; it
+// is now one statement of 100 rows.
 func (r accounts) SearchListed(ctx context.Context, q store.AccountSearch) ([]store.Listed, error) {
 	query, args, err := searchQuery(r.t.s.d, q, listedCols(r.t.s.d))
 	if err != nil || query == "" {
@@ -36,7 +36,7 @@ func (r accounts) SearchListed(ctx context.Context, q store.AccountSearch) ([]st
 // hold strings and booleans (1 and 0 on SQLite); an account without rows
 // gets [] on SQLite and NULL on PostgreSQL.
 func listedCols(d Dialect) string {
-	agg, tuple, exists := "json_group_array", "json_array", "EXISTS"
+	agg, tuple := "json_group_array", "json_array"
 	if d.Name == "postgres" {
 		agg, tuple = "json_agg", "json_build_array"
 	}
@@ -48,7 +48,7 @@ func listedCols(d Dialect) string {
 		sub("l.address, l.verified, l.is_primary", "emails", "l.is_primary DESC, l.address") + ", " +
 		sub("l.source, l.external_id, l.status", "links", "l.source, l.external_id") + ", " +
 		sub("l.org_id, l.role, l.state", "memberships", "l.org_id") + ", " +
-		exists + " (SELECT 1 FROM accounts m WHERE m.merged_into = accounts.id)"
+		"EXISTS (SELECT 1 FROM accounts m WHERE m.merged_into = accounts.id)"
 }
 
 func scanListed(r *sqlRows) (store.Listed, error) {
@@ -69,23 +69,20 @@ func scanListed(r *sqlRows) (store.Listed, error) {
 		return l, fmt.Errorf("account %s attributes: %w", a.ID, err)
 	}
 	id := a.ID
-	err = decodeTuples(emails, 3, func(v []tupleValue) error {
+	err = decodeTuples(emails, 3, func(v []tupleValue) {
 		l.Emails = append(l.Emails, identity.Email{AccountID: id, Address: v[0].s, Verified: v[1].bool(), Primary: v[2].bool()})
-		return nil
 	})
 	if err != nil {
 		return l, fmt.Errorf("account %s e-mails: %w", id, err)
 	}
-	err = decodeTuples(links, 3, func(v []tupleValue) error {
+	err = decodeTuples(links, 3, func(v []tupleValue) {
 		l.Links = append(l.Links, identity.Link{Source: v[0].s, ExternalID: v[1].s, AccountID: id, Status: identity.LinkStatus(v[2].s)})
-		return nil
 	})
 	if err != nil {
 		return l, fmt.Errorf("account %s links: %w", id, err)
 	}
-	err = decodeTuples(members, 3, func(v []tupleValue) error {
+	err = decodeTuples(members, 3, func(v []tupleValue) {
 		l.Memberships = append(l.Memberships, identity.Membership{OrgID: v[0].s, AccountID: id, Role: identity.Role(v[1].s), State: identity.MembershipState(v[2].s)})
-		return nil
 	})
 	if err != nil {
 		return l, fmt.Errorf("account %s memberships: %w", id, err)
@@ -104,10 +101,11 @@ type tupleValue struct {
 func (v tupleValue) bool() bool { return !v.quoted && (v.s == "true" || v.s == "1") }
 
 // decodeTuples reads doc, a JSON array of arrays of width scalars (or
-// nothing: an empty document or SQL NULL), calling fn with each array.
-// Strings without escapes are substrings of one copy of doc; a string with
-// one goes through encoding/json.
-func decodeTuples(doc []byte, width int, fn func([]tupleValue) error) error {
+// nothing: an empty document or SQL NULL), calling fn with each array (fn
+// must not keep the slice). Strings without escapes are substrings of one
+// copy of doc; a string with one goes through encoding/json. Errors do not
+// quote doc, which holds personal data (addresses).
+func decodeTuples(doc []byte, width int, fn func([]tupleValue)) error {
 	if len(doc) == 0 {
 		return nil
 	}
@@ -115,7 +113,7 @@ func decodeTuples(doc []byte, width int, fn func([]tupleValue) error) error {
 		return fmt.Errorf("aggregate is not valid UTF-8")
 	}
 	p := flatParser{doc: doc, text: string(doc)}
-	bad := func() error { return fmt.Errorf("malformed aggregate at byte %d of %q", p.i, doc) }
+	bad := func() error { return fmt.Errorf("malformed aggregate at byte %d of %d", p.i, len(doc)) }
 	if !p.byte('[') {
 		return bad()
 	}
@@ -143,9 +141,7 @@ func decodeTuples(doc []byte, width int, fn func([]tupleValue) error) error {
 		if !p.byte(']') {
 			return bad()
 		}
-		if err := fn(vals); err != nil {
-			return err
-		}
+		fn(vals)
 		if p.byte(',') {
 			continue
 		}

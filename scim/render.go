@@ -24,36 +24,6 @@ type userView struct {
 	merged  []string // ids merged into the account, directly or not
 }
 
-// loadUsers reads what the representation of accs needs, in a few batch
-// reads whatever the number of accounts.
-func loadUsers(ctx context.Context, tx store.Tx, accs []identity.Account) ([]userView, error) {
-	ids := make([]string, len(accs))
-	for i, a := range accs {
-		ids[i] = a.ID
-	}
-	emails, err := tx.Emails().ListByAccounts(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	links, err := tx.Links().ListByAccounts(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	members, err := tx.Memberships().ListByAccounts(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	merged, err := mergedIDs(ctx, tx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]userView, len(accs))
-	for i, a := range accs {
-		out[i] = userView{acc: a, emails: emails[a.ID], links: links[a.ID], members: members[a.ID], merged: merged[a.ID]}
-	}
-	return out, nil
-}
-
 // mergedIDs returns, for each live account, the ids of the accounts merged
 // into it, following chains (an account merged into one merged later).
 func mergedIDs(ctx context.Context, tx store.Tx, ids []string) (map[string][]string, error) {

@@ -46,11 +46,13 @@ func (u users) Get(r *http.Request, id string) (scim.Resource, error) {
 	}
 	var res scim.Resource
 	err = u.s.st.View(ctx, func(tx store.Tx) error {
-		acc, err := liveAccount(ctx, tx, id)
-		if err != nil {
-			return err
+		res, err = u.s.render(ctx, tx, id, c)
+		if errors.Is(err, store.ErrNotFound) {
+			// Unknown or merged: liveAccount says which, as a SCIM 404.
+			if _, lerr := liveAccount(ctx, tx, id); lerr != nil {
+				return lerr
+			}
 		}
-		res, err = u.s.render(ctx, tx, acc, c)
 		return err
 	})
 	return res, u.s.fail(ctx, err)
@@ -76,12 +78,20 @@ func liveAccount(ctx context.Context, tx store.Tx, id string) (identity.Account,
 	return acc, nil
 }
 
-func (s *Server) render(ctx context.Context, tx store.Tx, acc identity.Account, c client) (scim.Resource, error) {
-	views, err := loadUsers(ctx, tx, []identity.Account{acc})
+// render reads and renders the live account id as c sees it: one
+// statement (Accounts.SearchListed), and the org names and merged ids when
+// it has some. store.ErrNotFound when no live account has the id.
+func (s *Server) render(ctx context.Context, tx store.Tx, id string, c client) (scim.Resource, error) {
+	found, err := tx.Accounts().SearchListed(ctx, store.AccountSearch{
+		Filter: store.Compare{Attr: store.AttrID, Op: store.OpEq, Value: id}, Limit: 1,
+	})
 	if err != nil {
 		return scim.Resource{}, err
 	}
-	names, err := s.orgNames(ctx, tx, views)
+	if len(found) == 0 {
+		return scim.Resource{}, fmt.Errorf("user %s: %w", id, store.ErrNotFound)
+	}
+	views, names, err := s.complete(ctx, tx, found)
 	if err != nil {
 		return scim.Resource{}, err
 	}
@@ -273,11 +283,7 @@ func (u users) create(r *http.Request, attrs scim.ResourceAttributes) (scim.Reso
 		if err := u.s.setActive(ctx, tx, c, e.ExternalID, act); err != nil {
 			return err
 		}
-		acc, err := tx.Accounts().Get(ctx, out.AccountID)
-		if err != nil {
-			return err
-		}
-		res, err = u.s.render(ctx, tx, acc, c)
+		res, err = u.s.render(ctx, tx, out.AccountID, c)
 		return err
 	})
 	return res, u.s.fail(ctx, err)
@@ -301,7 +307,7 @@ func (u users) update(r *http.Request, id string, next func(scim.ResourceAttribu
 		if err := precondition(r, acc.Version); err != nil {
 			return err
 		}
-		cur, err := u.s.render(ctx, tx, acc, c)
+		cur, err := u.s.render(ctx, tx, acc.ID, c)
 		if err != nil {
 			return err
 		}
@@ -366,10 +372,7 @@ func (u users) update(r *http.Request, id string, next func(scim.ResourceAttribu
 		if err := u.s.setActive(ctx, tx, c, e.ExternalID, act); err != nil {
 			return err
 		}
-		if acc, err = tx.Accounts().Get(ctx, acc.ID); err != nil {
-			return err
-		}
-		res, err = u.s.render(ctx, tx, acc, c)
+		res, err = u.s.render(ctx, tx, acc.ID, c)
 		return err
 	})
 	return res, u.s.fail(ctx, err)

@@ -65,6 +65,7 @@ func Run(t *testing.T, open Opener, opts Options) {
 		{"Read", testRead},
 		{"Audit", testAudit},
 		{"Outbox", testOutbox},
+		{"EventsInBulk", testEventsInBulk},
 		{"OutboxLateCommit", testOutboxLateCommit},
 		{"OutboxConcurrentFollower", testOutboxFollower},
 		{"ConcurrentClosures", testNoLostUpdate},

@@ -675,6 +675,65 @@ func testOutbox(t *testing.T, st store.Store, _ Options) {
 	}
 }
 
+// testEventsInBulk: a transaction recording more events than one
+// statement writes (a batch of an import) gets them all, in the outbox with
+// consecutive numbers in the order recorded, in the audit log newest last
+// recorded first, each with its own fields and data.
+func testEventsInBulk(t *testing.T, st store.Store, _ Options) {
+	fatalIf(t, st.Update(ctx, func(tx store.Tx) error {
+		return tx.Record(ctx, store.Event{Type: "before", Actor: "test"})
+	}))
+	const n = 1203
+	fatalIf(t, st.Update(ctx, func(tx store.Tx) error {
+		for i := range n {
+			ev := store.Event{Type: fmt.Sprintf("bulk.%d", i%3), Actor: "importer", AccountID: fmt.Sprintf("acc-%04d", i),
+				OrgID: "bulk", RequestID: fmt.Sprintf("req-%d", i), Data: map[string]int{"i": i}}
+			if err := tx.Record(ctx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	events, err := st.Outbox().After(ctx, 1, 2*n)
+	fatalIf(t, err)
+	if len(events) != n {
+		t.Fatalf("outbox: %d events after the first, want %d", len(events), n)
+	}
+	for i, e := range events {
+		var data map[string]int
+		fatalIf(t, json.Unmarshal(e.Data, &data))
+		if e.Seq != int64(i+2) || e.Type != fmt.Sprintf("bulk.%d", i%3) || e.AccountID != fmt.Sprintf("acc-%04d", i) ||
+			e.OrgID != "bulk" || data["i"] != i {
+			t.Fatalf("outbox event %d: %+v (data %s)", i, e, e.Data)
+		}
+	}
+	if head := countOutbox(t, st); head != n+1 {
+		t.Fatalf("head = %d, want %d", head, n+1)
+	}
+	var audit []store.AuditEntry
+	q := store.AuditQuery{OrgID: "bulk", Limit: 500}
+	for {
+		page := view(t, st, func(tx store.Tx) ([]store.AuditEntry, error) { return tx.Audit().List(ctx, q) })
+		if len(page) == 0 {
+			break
+		}
+		audit = append(audit, page...)
+		q.Before = page[len(page)-1].ID
+	}
+	if len(audit) != n {
+		t.Fatalf("audit: %d entries, want %d", len(audit), n)
+	}
+	for k, e := range audit {
+		i := n - 1 - k // newest first
+		var data map[string]int
+		fatalIf(t, json.Unmarshal(e.Data, &data))
+		if e.Type != fmt.Sprintf("bulk.%d", i%3) || e.Actor != "importer" || e.AccountID != fmt.Sprintf("acc-%04d", i) ||
+			e.RequestID != fmt.Sprintf("req-%d", i) || data["i"] != i {
+			t.Fatalf("audit entry %d: %+v (data %s)", k, e, e.Data)
+		}
+	}
+}
+
 // testOutboxLateCommit: a transaction that recorded its event first but
 // commits last must still be read by a follower that has already moved past
 // the events committed in between.

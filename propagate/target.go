@@ -116,8 +116,9 @@ type Deleter interface {
 
 // Event is an outbox event, as delivered to an EventTarget.
 type Event struct {
-	// ID is the outbox sequence number: unique, increasing, the same on
-	// every redelivery (receivers deduplicate on it).
+	// ID is the outbox sequence number: increasing, the same on every
+	// redelivery; it starts again from a backup's head after a restore
+	// (webhook.DeliveryID adds the time, which does not).
 	ID        int64          `json:"id"`
 	Type      string         `json:"type"`
 	At        time.Time      `json:"at"`

@@ -6,12 +6,12 @@
 //
 //	Content-Type: application/json
 //	X-Canonid-Event: account.merged
-//	X-Canonid-Delivery: 1234            (the event id; the same on every redelivery)
+//	X-Canonid-Delivery: 1234-1764950400123456 (the delivery id; the same on every redelivery)
 //	X-Canonid-Timestamp: 1764950400     (Unix seconds, when this attempt was signed)
 //	X-Canonid-Signature: sha256=<hex>   (HMAC-SHA256 of "<timestamp>.<body>" with the secret)
 //
 // Receivers check the signature with Verify, refuse old timestamps, and
-// deduplicate on the delivery id: delivery is at least once.
+// deduplicate on the delivery id (DeliveryID): delivery is at least once.
 package webhook
 
 import (
@@ -118,6 +118,16 @@ func Verify(secret string, h http.Header, body []byte, now time.Time, tolerance 
 	return nil
 }
 
+// DeliveryID is the id every delivery of ev carries: its number in the
+// outbox and the microsecond it was recorded at, "1234-1764950400123456".
+// The number alone repeats after canonid is restored from a backup (the
+// outbox goes on from the backup's head), and a receiver deduplicating on
+// it would drop the new events; with the time it does not repeat, while a
+// redelivery of the same event, even after a restore, keeps it.
+func DeliveryID(ev propagate.Event) string {
+	return strconv.FormatInt(ev.ID, 10) + "-" + strconv.FormatInt(ev.At.UnixMicro(), 10)
+}
+
 // Deliver implements propagate.EventTarget.
 func (t *Target) Deliver(ctx context.Context, ev propagate.Event) error {
 	body, err := json.Marshal(ev)
@@ -134,7 +144,7 @@ func (t *Target) Deliver(ctx context.Context, ev propagate.Event) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "canonid")
 	req.Header.Set(HeaderEvent, ev.Type)
-	req.Header.Set(HeaderDelivery, strconv.FormatInt(ev.ID, 10))
+	req.Header.Set(HeaderDelivery, DeliveryID(ev))
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 	req.Header.Set(HeaderSignature, Sign(t.cfg.Secret, ts, body))
 	resp, err := t.client.Do(req)

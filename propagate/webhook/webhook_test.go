@@ -86,6 +86,22 @@ func TestDeliverSignsAndClassifies(t *testing.T) {
 	if len(rc.events) != 1 || rc.events[0].ID != 7 || rc.events[0].Data["retired_id"] != "a2" {
 		t.Fatalf("received %+v", rc.events)
 	}
+	// The same event again is the same delivery; another event with the
+	// same number (recorded after a restore from a backup) is not.
+	if err := tg.Deliver(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	again := ev
+	again.At = ev.At.Add(time.Microsecond)
+	if err := tg.Deliver(context.Background(), again); err != nil {
+		t.Fatal(err)
+	}
+	if len(rc.events) != 2 || !rc.seen[webhook.DeliveryID(ev)] || !rc.seen[webhook.DeliveryID(again)] {
+		t.Fatalf("deliveries seen %v, events %+v", rc.seen, rc.events)
+	}
+	if id := webhook.DeliveryID(propagate.Event{ID: 1234, At: time.Date(2025, 12, 5, 16, 0, 0, 123456789, time.UTC)}); id != "1234-1764950400123456" {
+		t.Errorf("DeliveryID = %q", id)
+	}
 
 	// A wrong secret is refused by the receiver: an ordinary error.
 	bad, _ := webhook.New(webhook.Config{Name: "crm", URL: srv.URL, Secret: "another-secret-of-16+"}, nil)

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 func TestCatalog(t *testing.T) {
@@ -36,5 +37,32 @@ func TestCatalog(t *testing.T) {
 	fsys["locales/en.json"] = &fstest.MapFile{Data: []byte(`{`)}
 	if _, err := LoadCatalog(fsys, "test"); err == nil || !strings.Contains(err.Error(), "test: catalog en") {
 		t.Errorf("a malformed catalog: %v", err)
+	}
+}
+
+// TestMessages: one language of a catalog, French when the catalog has
+// not got it, writing times in the pages' zone and the language's layout.
+func TestMessages(t *testing.T) {
+	c := Catalog{
+		"fr": {"hello": "Bonjour %s", TimeLayoutKey: "02/01/2006 à 15:04"},
+		"en": {"hello": "Hello %s", TimeLayoutKey: "2 Jan 2006, 15:04"},
+	}
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 5, 9, 30, 0, 0, time.UTC)
+	for _, tc := range []struct{ lang, tag, hello, when string }{
+		{"fr", "fr", "Bonjour Ana", "05/12/2026 à 10:30"},
+		{"en", "en", "Hello Ana", "5 Dec 2026, 10:30"},
+		{"de", "fr", "Bonjour Ana", "05/12/2026 à 10:30"},
+	} {
+		m := c.Messages(tc.lang, paris)
+		if m.Tag != tc.tag || m.T("hello", "Ana") != tc.hello || m.When(at) != tc.when || m.Location() != paris {
+			t.Errorf("Messages(%s) = %s: %q, %q", tc.lang, m.Tag, m.T("hello", "Ana"), m.When(at))
+		}
+		if !m.Has("hello") || m.Has("nope") || m.T("nope") != "nope" || m.T("hello") != c[tc.tag]["hello"] {
+			t.Errorf("Messages(%s): Has or T of a missing key, or T without args", tc.lang)
+		}
 	}
 }

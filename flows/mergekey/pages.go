@@ -59,58 +59,29 @@ func parseTemplates() (templates, error) {
 
 // msgs is one language's messages, with the time zone the pages write
 // times in.
-type msgs struct {
-	tag string
-	m   map[string]string
-	loc *time.Location
-}
-
-// T returns the message of key, formatted with args when given. A missing
-// key shows as itself (the tests check that both catalogs have every key).
-func (m msgs) T(key string, args ...any) string {
-	s, ok := m.m[key]
-	if !ok {
-		return key
-	}
-	if len(args) == 0 {
-		return s
-	}
-	return fmt.Sprintf(s, args...)
-}
-
-// When writes a time in the pages' zone and the language's layout.
-func (m msgs) When(t time.Time) string { return t.In(m.loc).Format(m.T("time.layout")) }
+type msgs struct{ web.Messages }
 
 // field names a canonical field: its label, or the name itself.
 func (m msgs) field(name string) string {
-	if s, ok := m.m["field."+name]; ok {
-		return s
+	if key := "field." + name; m.Has(key) {
+		return m.T(key)
 	}
 	return name
 }
 
-// catalogs holds the messages by language tag.
-type catalogs map[string]msgs
+// catalogs are the messages of every language, with the pages' zone.
+type catalogs struct {
+	web.Catalog
+	loc *time.Location
+}
 
 func loadCatalogs(loc *time.Location) (catalogs, error) {
 	cat, err := web.LoadCatalog(localeFS, "mergekey")
-	if err != nil {
-		return nil, err
-	}
-	c := catalogs{}
-	for tag, m := range cat {
-		c[tag] = msgs{tag: tag, m: m, loc: loc}
-	}
-	return c, nil
+	return catalogs{cat, loc}, err
 }
 
 // get returns the messages of a tag, French when it has none.
-func (c catalogs) get(tag string) msgs {
-	if m, ok := c[tag]; ok {
-		return m
-	}
-	return c[languages[0]]
-}
+func (c catalogs) get(tag string) msgs { return msgs{c.Messages(tag, c.loc)} }
 
 // pageData is what the pages' content reads as .Data.
 type pageData struct {

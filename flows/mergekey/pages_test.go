@@ -120,7 +120,7 @@ func TestCatalogs(t *testing.T) {
 			key := m[1] + m[2]
 			n++
 			for _, tag := range languages {
-				if _, ok := cat[tag].m[key]; !ok {
+				if !cat.get(tag).Has(key) {
 					t.Errorf("%s: key %q missing from catalog %s", f, key, tag)
 				}
 			}

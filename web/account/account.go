@@ -327,27 +327,7 @@ func parseTemplates() (templates, error) {
 }
 
 // msgs is one language's messages, with the time zone of the pages.
-type msgs struct {
-	Tag string
-	m   map[string]string
-	loc *time.Location
-}
-
-// T returns the message of key, formatted with args when given. A missing
-// key shows as itself (a test checks that every key used exists).
-func (m msgs) T(key string, args ...any) string {
-	s, ok := m.m[key]
-	if !ok {
-		return key
-	}
-	if len(args) == 0 {
-		return s
-	}
-	return fmt.Sprintf(s, args...)
-}
-
-// When writes a time in the pages' zone and the language's layout.
-func (m msgs) When(t time.Time) string { return t.In(m.loc).Format(m.T("time.layout")) }
+type msgs struct{ web.Messages }
 
 // Day writes a calendar date (YYYY-MM-DD) in the language's layout; other
 // text as it is.
@@ -359,33 +339,19 @@ func (m msgs) Day(s string) string {
 	return d.Format(m.T("date.layout"))
 }
 
-// has reports whether the catalog has key.
-func (m msgs) has(key string) bool {
-	_, ok := m.m[key]
-	return ok
+// catalogs are the messages of every language, with the pages' zone.
+type catalogs struct {
+	web.Catalog
+	loc *time.Location
 }
-
-type catalogs map[string]msgs
 
 func loadCatalogs(loc *time.Location) (catalogs, error) {
 	cat, err := web.LoadCatalog(localeFS, "account")
-	if err != nil {
-		return nil, err
-	}
-	c := catalogs{}
-	for tag, m := range cat {
-		c[tag] = msgs{Tag: tag, m: m, loc: loc}
-	}
-	return c, nil
+	return catalogs{cat, loc}, err
 }
 
 // get returns the messages of a tag, French when it has none.
-func (c catalogs) get(tag string) msgs {
-	if m, ok := c[tag]; ok {
-		return m
-	}
-	return c[languages[0]]
-}
+func (c catalogs) get(tag string) msgs { return msgs{c.Messages(tag, c.loc)} }
 
 func (h *Handler) msgs(c *gin.Context) msgs { return h.cat.get(h.pages.FlowLanguage(c)) }
 

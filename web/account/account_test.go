@@ -401,10 +401,10 @@ func TestCatalogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fr := cat["fr"]
-	if !slices.Equal(slices.Sorted(maps.Keys(fr.m)), slices.Sorted(maps.Keys(cat["en"].m))) {
+	if !slices.Equal(slices.Sorted(maps.Keys(cat.Catalog["fr"])), slices.Sorted(maps.Keys(cat.Catalog["en"]))) {
 		t.Fatal("the catalogs' keys differ")
 	}
+	fr := cat.get("fr")
 	used := regexp.MustCompile(`\.T\(?"([a-z_.]*[a-z_])"`)
 	files, _ := filepath.Glob("*.go")
 	tmpls, _ := filepath.Glob("templates/*.html")
@@ -419,7 +419,7 @@ func TestCatalogs(t *testing.T) {
 		}
 		for _, m := range used.FindAllStringSubmatch(string(src), -1) {
 			n++
-			if !fr.has(m[1]) {
+			if !fr.Has(m[1]) {
 				t.Errorf("%s uses %q, missing from the catalogs", f, m[1])
 			}
 		}
@@ -432,7 +432,7 @@ func TestCatalogs(t *testing.T) {
 		"done.email_added", "done.email_removed", "done.email_primary", "done.directory", "done.password",
 		"done.revoked", "done.gone", "match.family_name", "match.given_name", "match.birth_date", "match.email",
 		"source.ldap", "source.csv", "source.self"} {
-		if !fr.has(k) {
+		if !fr.Has(k) {
 			t.Errorf("missing %q", k)
 		}
 	}

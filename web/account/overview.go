@@ -104,7 +104,7 @@ func (h *Handler) getOverview(c *gin.Context) {
 		h.fail(c, m, PathAccount, "read the account", err)
 		return
 	}
-	if n := c.Query(paramDone); n != "" && m.has("done."+n) {
+	if n := c.Query(paramDone); n != "" && m.Has("done."+n) {
 		d.Notice = m.T("done." + n)
 	}
 	h.renderOverview(c, http.StatusOK, m, d)
@@ -232,7 +232,7 @@ func profile(m msgs, a identity.Account) []profileRow {
 
 // field names a canonical field: its label, or the name itself.
 func (m msgs) field(name string) string {
-	if m.has("field." + name) {
+	if m.Has("field." + name) {
 		return m.T("field." + name)
 	}
 	return name
@@ -245,9 +245,9 @@ func (m msgs) source(src string) string {
 	switch {
 	case src == "":
 		return m.T("source.unknown")
-	case !ok && m.has("source."+src):
+	case !ok && m.Has("source."+src):
 		return m.T("source." + src)
-	case ok && m.has("source."+kind):
+	case ok && m.Has("source."+kind):
 		return m.T("source."+kind, name)
 	}
 	return src
@@ -322,7 +322,7 @@ func (h *Handler) suggestions(ctx context.Context, m msgs, me identity.Account, 
 			masked = append(masked, maskAddress(e.Address))
 		}
 		out = append(out, suggestionRow{ID: other.ID, Source: m.source(mainSource(other)),
-			Created: m.Day(other.CreatedAt.In(m.loc).Format(time.DateOnly)),
+			Created: m.Day(other.CreatedAt.In(m.Location()).Format(time.DateOnly)),
 			Matches: matches(m, score), Addresses: strings.Join(masked, ", ")})
 	}
 	return out, nil
@@ -351,7 +351,7 @@ func matches(m msgs, s identity.Score) string {
 			continue
 		}
 		label := m.T("match.national", x.Field)
-		if m.has("match." + x.Field) {
+		if m.Has("match." + x.Field) {
 			label = m.T("match." + x.Field)
 		}
 		if !slices.Contains(out, label) {

@@ -94,33 +94,16 @@ type phaseResult struct {
 	RatioP99 float64 `json:"ratio_p99_to_reference"`
 }
 
-// stats summarises latencies with exact order statistics.
+// stats are a phase's latencies (latency.Summarize) and their total.
 type stats struct {
-	Count int           `json:"count"`
-	Total time.Duration `json:"-"`
-	P50   time.Duration `json:"-"`
-	P90   time.Duration `json:"-"`
-	P99   time.Duration `json:"-"`
-	Max   time.Duration `json:"-"`
-	Mean  time.Duration `json:"-"`
-	// The same in milliseconds (the total in seconds), for -json.
+	latency.Stats
 	TotalSeconds float64 `json:"total_seconds"`
-	P50ms        float64 `json:"p50_ms"`
-	P90ms        float64 `json:"p90_ms"`
-	P99ms        float64 `json:"p99_ms"`
-	MaxMs        float64 `json:"max_ms"`
-	MeanMs       float64 `json:"mean_ms"`
 }
 
-// summarize sorts lat (in place) and returns its statistics, nearest-rank
-// order statistics (latency.Summarize) with the total and without the
-// p99.9.
+// summarize sorts lat (in place) and returns its statistics.
 func summarize(lat []time.Duration) stats {
 	s := latency.Summarize(lat)
-	return stats{
-		Count: s.Count, Total: s.Total, P50: s.P50, P90: s.P90, P99: s.P99, Max: s.Max, Mean: s.Mean,
-		TotalSeconds: s.Total.Seconds(), P50ms: s.P50ms, P90ms: s.P90ms, P99ms: s.P99ms, MaxMs: s.MaxMs, MeanMs: s.MeanMs,
-	}
+	return stats{Stats: s, TotalSeconds: s.Total.Seconds()}
 }
 
 // run sets up 2N accounts on a fresh database, times the three phases,

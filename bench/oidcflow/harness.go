@@ -179,25 +179,10 @@ func (r *report) failed() int {
 	return n
 }
 
-// stats are the latencies of the requests of a phase that succeeded.
-type stats struct {
-	Count int           `json:"count"`
-	P50   time.Duration `json:"-"`
-	P90   time.Duration `json:"-"`
-	P99   time.Duration `json:"-"`
-	Max   time.Duration `json:"-"`
-	Mean  time.Duration `json:"-"`
-	// The same in milliseconds, for -json.
-	P50ms  float64 `json:"p50_ms"`
-	P90ms  float64 `json:"p90_ms"`
-	P99ms  float64 `json:"p99_ms"`
-	MaxMs  float64 `json:"max_ms"`
-	MeanMs float64 `json:"mean_ms"`
-}
-
 // phaseResult is the measurement of one phase at one level.
 type phaseResult struct {
-	stats
+	// Stats are the latencies of the requests that succeeded.
+	latency.Stats
 	Phase    string `json:"phase"`
 	Title    string `json:"title"`
 	Level    int    `json:"level"`
@@ -235,16 +220,6 @@ type phaseResult struct {
 	TxP50   float64 `json:"x_ref_tx_p50,omitempty"`
 	TxP99   float64 `json:"x_ref_tx_p99,omitempty"`
 	HTTPP50 float64 `json:"x_ref_http_p50,omitempty"`
-}
-
-// summarize sorts lat (in place) and returns its statistics, nearest-rank
-// order statistics (latency.Summarize) without the p99.9.
-func summarize(lat []time.Duration) stats {
-	s := latency.Summarize(lat)
-	return stats{
-		Count: s.Count, P50: s.P50, P90: s.P90, P99: s.P99, Max: s.Max, Mean: s.Mean,
-		P50ms: s.P50ms, P90ms: s.P90ms, P99ms: s.P99ms, MaxMs: s.MaxMs, MeanMs: s.MeanMs,
-	}
 }
 
 // run creates a fresh database with cfg.Accounts accounts, starts the
@@ -497,7 +472,7 @@ func (h *harness) measure(ctx context.Context, phase string, l int, do job, want
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	res.stats = summarize(o.lat)
+	res.Stats = latency.Summarize(o.lat)
 	res.Requests, res.OK, res.Failed, res.Errors, res.RanOut = o.requests, len(o.lat), o.failed, o.errors, o.ranOut
 	res.Wall, res.WallSeconds = o.wall, o.wall.Seconds()
 	res.Rate = float64(res.OK) / o.wall.Seconds()

@@ -9,33 +9,15 @@ import (
 	"mime/multipart"
 	"net/mail"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/internal/clocktest"
 	"github.com/canonid/canonid/store"
 )
 
-// clock is the tests' clock: it moves when told to.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 29, 10, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2026, 3, 29, 10, 0, 0, 0, time.UTC)) }
 
 func testConfig(driver string) Config {
 	return Config{
@@ -49,7 +31,7 @@ func testConfig(driver string) Config {
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func newQueue(t testing.TB, cfg Config, c *clock) *Queue {
+func newQueue(t testing.TB, cfg Config, c *clocktest.Clock) *Queue {
 	t.Helper()
 	q, err := NewQueue(cfg)
 	if err != nil {
@@ -59,7 +41,7 @@ func newQueue(t testing.TB, cfg Config, c *clock) *Queue {
 	return q
 }
 
-func newDispatcher(t testing.TB, st store.Store, cfg Config, d Driver, c *clock) *Dispatcher {
+func newDispatcher(t testing.TB, st store.Store, cfg Config, d Driver, c *clocktest.Clock) *Dispatcher {
 	t.Helper()
 	disp, err := NewDispatcher(st, cfg, d, discardLog())
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/internal/clocktest"
 	"github.com/canonid/canonid/oidc"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/web"
@@ -36,19 +37,6 @@ const (
 	spaRedirect   = "http://127.0.0.1/spa/callback"
 )
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // env is canonid's provider on an httptest server, with a stand-in login
 // page that logs in env.who.
 type env struct {
@@ -57,7 +45,7 @@ type env struct {
 	p        *oidc.Provider
 	srv      *httptest.Server
 	issuer   string
-	clock    *clock
+	clock    *clocktest.Clock
 	rp       *gooidc.Provider
 	mu       sync.Mutex
 	who      string // the account the stand-in login page logs in
@@ -82,11 +70,11 @@ func testConfig() oidc.Config {
 
 func newEnv(t *testing.T, st store.Store, cfg oidc.Config) *env {
 	t.Helper()
-	e := &env{t: t, st: st, clock: &clock{t: time.Now()}, sessions: map[string]string{}}
+	e := &env{t: t, st: st, clock: clocktest.New(time.Now()), sessions: map[string]string{}}
 	e.srv = httptest.NewUnstartedServer(nil)
 	e.issuer = "http://" + e.srv.Listener.Addr().String()
 	p, err := oidc.New(cfg, oidc.Deps{
-		Store: st, Issuer: e.issuer, Now: e.clock.now,
+		Store: st, Issuer: e.issuer, Now: e.clock.Now,
 		Session: func(r *http.Request) (store.Session, bool) {
 			c, err := r.Cookie("test_session")
 			if err != nil {
@@ -126,7 +114,7 @@ func (e *env) login(c *gin.Context) {
 	e.sessions[cookie] = who
 	e.mu.Unlock()
 	c.SetCookie("test_session", cookie, 0, "/", "", false, true)
-	next, err := e.p.Complete(c.Request.Context(), c.Query("request"), who, e.clock.now(), []string{"pwd"})
+	next, err := e.p.Complete(c.Request.Context(), c.Query("request"), who, e.clock.Now(), []string{"pwd"})
 	e.mu.Lock()
 	e.gateErr = err
 	e.mu.Unlock()

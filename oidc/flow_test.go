@@ -135,13 +135,13 @@ func TestRefreshRotation(t *testing.T) {
 		}
 		// Within the grace, the used token is accepted again (a client
 		// that lost the answer).
-		e.clock.add(5 * time.Second)
+		e.clock.Advance(5 * time.Second)
 		again, err := e.refresh(lms, tok.RefreshToken)
 		if err != nil {
 			t.Fatalf("reuse within the grace: %v", err)
 		}
 		// After it, reuse is theft: the whole grant is revoked.
-		e.clock.add(time.Minute)
+		e.clock.Advance(time.Minute)
 		if _, err := e.refresh(lms, tok.RefreshToken); !isOAuthError(err, "invalid_grant") {
 			t.Fatalf("reuse after the grace: %v, want invalid_grant", err)
 		}
@@ -373,8 +373,8 @@ func TestKeyRotation(t *testing.T) {
 
 	// Start just after a slot began: one key.
 	slot := cfg.Keys.RotateEvery
-	start := e.clock.now().Truncate(slot).Add(slot).Add(time.Hour)
-	e.clock.add(start.Sub(e.clock.now()))
+	start := e.clock.Now().Truncate(slot).Add(slot).Add(time.Hour)
+	e.clock.Advance(start.Sub(e.clock.Now()))
 	before := idTokenOf(t, e, lms)
 	kid0 := kidOf(t, before)
 	if keys := jwks(t, e); !slices.Equal(keys, []string{kid0}) {
@@ -387,7 +387,7 @@ func TestKeyRotation(t *testing.T) {
 
 	// Less than publish_ahead before the next slot: the next key is
 	// published, the current one still signs.
-	e.clock.add(slot - time.Hour - cfg.Keys.PublishAhead + time.Hour)
+	e.clock.Advance(slot - time.Hour - cfg.Keys.PublishAhead + time.Hour)
 	during := idTokenOf(t, e, lms)
 	if kidOf(t, during) != kid0 {
 		t.Error("the new key signs before it was published for publish_ahead")
@@ -399,7 +399,7 @@ func TestKeyRotation(t *testing.T) {
 	next := keys[len(keys)-1]
 
 	// In the next slot, the new key signs; the old token still verifies.
-	e.clock.add(cfg.Keys.PublishAhead)
+	e.clock.Advance(cfg.Keys.PublishAhead)
 	after := idTokenOf(t, e, lms)
 	if k := kidOf(t, after); k != next || k == kid0 {
 		t.Errorf("after rotation signed with %s, want the published key %s", k, next)

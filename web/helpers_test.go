@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/internal/clocktest"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/store/storetest"
 )
@@ -27,25 +28,7 @@ import (
 // testSecret is the CSRF key of the tests.
 var testSecret = []byte("0123456789abcdef0123456789abcdef")
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)) }
 
 // fakeAuth knows identifiers and passwords; unknown identifiers and wrong
 // passwords both give ErrInvalidCredentials.
@@ -160,7 +143,7 @@ type env struct {
 	st     store.Store
 	h      *Handler
 	srv    *httptest.Server
-	clock  *clock
+	clock  *clocktest.Clock
 	auth   *fakeAuth
 	reqs   *fakeRequests
 }

@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,32 +17,15 @@ import (
 
 	"github.com/canonid/canonid/connectors/oidcup"
 	"github.com/canonid/canonid/connectors/oidcup/oidcuptest"
+	"github.com/canonid/canonid/internal/clocktest"
 )
 
 const callbackURL = "https://canonid.example/login/oidc/campus-sso/callback"
 
-// fakeClock is a clock that moves only when told.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type fixture struct {
 	provider *oidcuptest.Provider
 	conn     *oidcup.Connector
-	clock    *fakeClock
+	clock    *clocktest.Clock
 }
 
 var ada = oidcuptest.User{
@@ -60,7 +42,7 @@ var ada = oidcuptest.User{
 // and a connector to it; provider and connector share a fake clock.
 func setup(t *testing.T, client oidcuptest.Client, popts ...oidcuptest.Option) fixture {
 	t.Helper()
-	clock := &fakeClock{now: time.Now()}
+	clock := clocktest.New(time.Now())
 	if client.ID == "" {
 		client = oidcuptest.Client{ID: "canonid", Secret: "s3cret", RedirectURI: callbackURL}
 	}

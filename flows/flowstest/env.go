@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/internal/clocktest"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/store/storetest"
 	"github.com/canonid/canonid/web"
@@ -23,7 +24,7 @@ var pagesSecret = []byte("0123456789abcdef0123456789abcdef")
 type Env struct {
 	T     *testing.T
 	Store store.Store
-	Clock *Clock
+	Clock *clocktest.Clock
 	// Passwords are the accounts the login pages (Pages) let in.
 	Passwords *Passwords
 	// Engine serves Server; nil in an Env made without NewEnv, which

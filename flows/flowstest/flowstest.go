@@ -16,39 +16,13 @@ import (
 	"time"
 
 	"github.com/canonid/canonid/identity"
+	"github.com/canonid/canonid/internal/clocktest"
 	"github.com/canonid/canonid/store"
 	"github.com/canonid/canonid/web"
 )
 
-// Clock is the tests' clock: it moves only when told to.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewClock returns a Clock at 2026-03-02 09:00 UTC.
-func NewClock() *Clock { return &Clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Set sets the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-// Advance moves the clock on by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// NewClock returns the flows' tests' clock, at 2026-03-02 09:00 UTC.
+func NewClock() *clocktest.Clock { return clocktest.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)) }
 
 // DiscardLogger returns a logger that writes nothing.
 func DiscardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -85,9 +85,6 @@ func flatDecodable(doc []byte) bool {
 type flatParser struct {
 	doc []byte
 	i   int
-	// text is doc as a string, for parsers whose values are substrings of
-	// it (decodeTuples); empty for the others.
-	text string
 }
 
 func (p *flatParser) space() {

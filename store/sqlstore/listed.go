@@ -1,10 +1,15 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -102,105 +107,123 @@ func (v tupleValue) bool() bool { return !v.quoted && (v.s == "true" || v.s == "
 
 // decodeTuples reads doc, a JSON array of arrays of width scalars (or
 // nothing: an empty document or SQL NULL), calling fn with each array (fn
-// must not keep the slice). Strings without escapes are substrings of one
-// copy of doc; a string with one goes through encoding/json. Errors do not
-// quote doc, which holds personal data (addresses).
+// must not keep the slice). As decodeFlat does, it reads the common case
+// itself (strings without escapes, booleans as either database writes
+// them, null) and hands anything else to encoding/json, so the result is
+// always decodeTuplesJSON's.
 func decodeTuples(doc []byte, width int, fn func([]tupleValue)) error {
 	if len(doc) == 0 {
 		return nil
 	}
-	if !utf8.Valid(doc) {
-		return fmt.Errorf("aggregate is not valid UTF-8")
+	vals, ok := flatTuples(doc, width)
+	if !ok {
+		return decodeTuplesJSON(doc, width, fn)
 	}
-	p := flatParser{doc: doc, text: string(doc)}
-	bad := func() error { return fmt.Errorf("malformed aggregate at byte %d of %d", p.i, len(doc)) }
+	for t := range slices.Chunk(vals, width) {
+		fn(t)
+	}
+	return nil
+}
+
+// flatTuples reads doc's tuples one after the other, or reports false at
+// the first thing it does not expect.
+func flatTuples(doc []byte, width int) ([]tupleValue, bool) {
+	if !flatDecodable(doc) {
+		return nil, false
+	}
+	p := flatParser{doc: doc}
 	if !p.byte('[') {
-		return bad()
+		return nil, false
 	}
-	vals := make([]tupleValue, width)
-	if p.byte(']') {
-		if !p.end() {
-			return bad()
-		}
-		return nil
-	}
-	for {
+	var vals []tupleValue
+	for more := !p.byte(']'); more; {
 		if !p.byte('[') {
-			return bad()
+			return nil, false
 		}
-		for i := range vals {
+		for i := range width {
 			if i > 0 && !p.byte(',') {
-				return bad()
+				return nil, false
 			}
 			v, ok := p.scalar()
 			if !ok {
-				return bad()
+				return nil, false
 			}
-			vals[i] = v
+			vals = append(vals, v)
 		}
 		if !p.byte(']') {
-			return bad()
+			return nil, false
 		}
-		fn(vals)
-		if p.byte(',') {
-			continue
+		if !p.byte(',') {
+			if !p.byte(']') {
+				return nil, false
+			}
+			more = false
 		}
-		if !p.byte(']') || !p.end() {
-			return bad()
-		}
-		return nil
 	}
+	return vals, p.end()
 }
 
-// scalar reads a string, a number, true, false or null.
+// scalar reads a string without escapes, or true, false, null, 0 or 1
+// (SQLite's booleans).
 func (p *flatParser) scalar() (tupleValue, bool) {
 	p.space()
-	if p.i >= len(p.doc) {
-		return tupleValue{}, false
+	if p.i < len(p.doc) && p.doc[p.i] == '"' {
+		s, ok := p.str()
+		return tupleValue{s: s, quoted: true}, ok
 	}
-	if p.doc[p.i] != '"' {
-		start := p.i
-		for p.i < len(p.doc) {
-			c := p.doc[p.i]
-			if c == ',' || c == ']' || c == ' ' || c == '\t' || c == '\n' || c == '\r' {
-				break
-			}
-			p.i++
+	for _, lit := range []string{"true", "false", "null", "0", "1"} {
+		if end := p.i + len(lit); end <= len(p.doc) && string(p.doc[p.i:end]) == lit {
+			p.i = end
+			return tupleValue{s: lit}, true
 		}
-		tok := p.text[start:p.i]
-		switch tok {
-		case "true", "false", "null", "0", "1": // SQLite's booleans are 0 and 1
-			return tupleValue{s: tok}, true
-		}
-		var n json.Number
-		if json.Unmarshal(p.doc[start:p.i], &n) != nil {
-			return tupleValue{}, false
-		}
-		return tupleValue{s: tok}, true
-	}
-	start := p.i
-	p.i++
-	escaped := false
-	for p.i < len(p.doc) {
-		switch c := p.doc[p.i]; {
-		case c == '\\':
-			escaped = true
-			p.i += 2
-			continue
-		case c == '"':
-			p.i++
-			if !escaped {
-				return tupleValue{s: p.text[start+1 : p.i-1], quoted: true}, true
-			}
-			var s string
-			if json.Unmarshal(p.doc[start:p.i], &s) != nil {
-				return tupleValue{}, false
-			}
-			return tupleValue{s: s, quoted: true}, true
-		case c < 0x20:
-			return tupleValue{}, false
-		}
-		p.i++
 	}
 	return tupleValue{}, false
+}
+
+// decodeTuplesJSON is decodeTuples by encoding/json, numbers kept as
+// written. Its errors do not quote doc, which holds personal data
+// (addresses).
+func decodeTuplesJSON(doc []byte, width int, fn func([]tupleValue)) error {
+	bad := errors.New("malformed aggregate: not an array of arrays of " + strconv.Itoa(width) + " scalars")
+	if !utf8.Valid(doc) {
+		return errors.New("aggregate is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return fmt.Errorf("malformed aggregate: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return bad
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return bad
+	}
+	var vals []tupleValue
+	for _, e := range list {
+		tuple, ok := e.([]any)
+		if !ok || len(tuple) != width {
+			return bad
+		}
+		for _, s := range tuple {
+			switch s := s.(type) {
+			case string:
+				vals = append(vals, tupleValue{s: s, quoted: true})
+			case json.Number:
+				vals = append(vals, tupleValue{s: string(s)})
+			case bool:
+				vals = append(vals, tupleValue{s: strconv.FormatBool(s)})
+			case nil:
+				vals = append(vals, tupleValue{s: "null"})
+			default:
+				return bad
+			}
+		}
+	}
+	for t := range slices.Chunk(vals, width) {
+		fn(t)
+	}
+	return nil
 }

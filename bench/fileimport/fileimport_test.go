@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/canonid/canonid/bench/internal/benchenv"
 	"github.com/canonid/canonid/connectors"
 	"github.com/canonid/canonid/connectors/csvimport"
 	"github.com/canonid/canonid/identity"
@@ -116,7 +117,7 @@ func run(tb testing.TB, n int) report {
 	compile(tb, `{correlate: [email, {key: recovery_email, auto: true}, ine, name_birth_date], email_verified: false}`, &icfg)
 	svc := imports.New(st, []imports.Connector{{Name: "ars", Mapping: m, Ingest: icfg, File: cfg}}, identity.DefaultPrecedence(), log)
 	importFile := func(name string, dry bool, check func(imports.Report) bool) {
-		start, cpu := time.Now(), cpuTime()
+		start, cpu0 := time.Now(), benchenv.ReadCPUTime()
 		var got imports.Report
 		var err error
 		// Each phase carries a profiler label: go tool pprof -tagfocus phase=import.
@@ -124,7 +125,7 @@ func run(tb testing.TB, n int) report {
 			got, err = svc.Run(ctx, imports.Request{Connector: "ars", FileName: "interns.csv", File: bytes.NewReader(file), Size: int64(len(file)),
 				DryRun: dry, Actor: "bench", Owner: "bench"})
 		})
-		d, cpu := time.Since(start), cpuTime()-cpu
+		d, cpu := time.Since(start), time.Duration(benchenv.ReadCPUTime().Sub(cpu0).Process*float64(time.Second))
 		if err != nil || !check(got) {
 			tb.Fatalf("%s: %+v, %v", name, got.Summary, err)
 		}

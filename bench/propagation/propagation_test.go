@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -49,45 +48,13 @@ func agencyAddress(i int) string { return fmt.Sprintf("camille.martin%06d@perso.
 
 // sample is what the machine and the process had used at an instant.
 type sample struct {
-	at                  time.Time
-	cpu, machine, steal float64 // seconds: this process; the whole machine; stolen by the hypervisor
-	load                string
+	at   time.Time
+	cpu  benchenv.CPUTime
+	load string
 }
 
 func now() sample {
-	busy, steal := machineCPU()
-	return sample{at: time.Now(), cpu: processCPU(), machine: busy, steal: steal, load: benchenv.LoadAvg()}
-}
-
-// processCPU is the user and system CPU time of the process so far.
-func processCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-// machineCPU is the busy CPU time of the whole machine (user, nice,
-// system, irq, softirq) and the time the hypervisor gave its CPUs to
-// others (steal), in seconds: the first line of /proc/stat, in USER_HZ =
-// 100; 0 where there is none.
-func machineCPU() (busy, steal float64) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, 0
-	}
-	for _, i := range []int{1, 2, 3, 6, 7} {
-		v, _ := strconv.ParseFloat(f[i], 64)
-		busy += v / 100
-	}
-	steal, _ = strconv.ParseFloat(f[8], 64)
-	return busy, steal / 100
+	return sample{at: time.Now(), cpu: benchenv.ReadCPUTime(), load: benchenv.LoadAvg()}
 }
 
 // throughput is one delivery phase.
@@ -110,8 +77,9 @@ type throughput struct {
 }
 
 func measure(name string, start, end sample, events, writes int) throughput {
+	used := end.cpu.Sub(start.cpu)
 	return throughput{name: name, events: events, writes: writes, d: end.at.Sub(start.at),
-		cpu: end.cpu - start.cpu, others: max(end.machine-start.machine-(end.cpu-start.cpu), 0), steal: end.steal - start.steal, load: start.load}
+		cpu: used.Process, others: max(used.Machine-used.Process, 0), steal: used.Steal, load: start.load}
 }
 
 func (t throughput) eventRate() float64 { return float64(t.events) / t.d.Seconds() }
